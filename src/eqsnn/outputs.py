@@ -1,0 +1,3 @@
+"""Synaptic outputs: conductance and potential to current."""
+
+from ._outputs import AbstractOutput as AbstractOutput, CUBA as CUBA
