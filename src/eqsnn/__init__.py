@@ -1,6 +1,6 @@
 """eqsnn: spiking and recurrent networks trained with BPTT, on JAX and Equinox."""
 
-from . import neurons as neurons, nn as nn, outputs as outputs, surrogate as surrogate, synapses as synapses
+from . import models as models, neurons as neurons, nn as nn, outputs as outputs, surrogate as surrogate, synapses as synapses
 from ._core import (
     AbstractDynamics as AbstractDynamics,
     is_stateless as is_stateless,
