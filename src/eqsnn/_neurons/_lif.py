@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, ParamLike, PRNGKeyArray, RealScalarLike
+from .._custom_types import Array, Float, Int, ParamLike, PRNGKeyArray, RealScalarLike
 from .._errors import check_positive
 from .._surrogate import AbstractSurrogate
 from ._base import DEFAULT_DT, AbstractSpikingNeuron, default_spike_fn, exp_euler, spike_and_reset
@@ -25,12 +25,13 @@ class LIFState(eqx.Module):
 class LifRefState(eqx.Module):
     """State of [`eqsnn.neurons.LifRef`][]: `v` (mV), `spike` (0/1),
     `t_last_spike` (ms, `-1e7` before any spike), each `[size]`, and the
-    current time `t` (ms, a scalar) of the next step."""
+    index `i` of the next step (its time is `i * dt` ms, computed, not
+    accumulated, so the refractory test does not drift)."""
 
     v: Float[Array, " n"]
     spike: Float[Array, " n"]
     t_last_spike: Float[Array, " n"]
-    t: Float[Array, ""]
+    i: Int[Array, ""]
 
 
 class IF(AbstractSpikingNeuron):
@@ -184,8 +185,8 @@ class LifRef(LIF):
 
     Same update as [`eqsnn.neurons.LIF`][], except that while
     $t - t_{last} \le \tau_{ref}$ the potential is held (no integration); a
-    spike at step time $t$ sets $t_{last} = t$. Time starts at 0 and advances
-    by `dt` each step. The refractory mask carries no gradient.
+    spike at step time $t = i\,\Delta t$ sets $t_{last} = t$ (step $i$ from 0,
+    as BrainPy's runners). The refractory mask carries no gradient.
 
     **Arguments:** those of [`eqsnn.neurons.LIF`][] plus `tau_ref`, the
     refractory period (ms; default `0.`, as BrainPy).
@@ -203,15 +204,15 @@ class LifRef(LIF):
             v=self._full(self.v_init),
             spike=self._zeros(),
             t_last_spike=self._full(-1e7),
-            t=jnp.zeros(()),
+            i=jnp.zeros((), dtype=jnp.int32),
         )
 
     def step(self, state: LifRefState, x: Float[Array, "..."]) -> tuple[LifRefState, Float[Array, " n"]]:
         x = self._check_step(state, LifRefState, x)
-        t = state.t
+        t = state.i.astype(state.v.dtype) * self.dt
         v = self.integrate(state.v, x)
         refractory = jax.lax.stop_gradient((t - state.t_last_spike) <= self.tau_ref)
         v = jnp.where(refractory, state.v, v)
         spike, v = spike_and_reset(v, self.v_th, self.v_reset, self.spike_fn, self.reset, self.detach_reset)
         t_last = jax.lax.stop_gradient(jnp.where(spike > 0, t, state.t_last_spike))
-        return LifRefState(v=v, spike=spike, t_last_spike=t_last, t=t + self.dt), spike
+        return LifRefState(v=v, spike=spike, t_last_spike=t_last, i=state.i + 1), spike
