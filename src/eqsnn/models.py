@@ -12,6 +12,7 @@ from ._custom_types import Array, Float, PRNGKeyArray, RealScalarLike
 from ._neurons._base import DEFAULT_DT
 from ._neurons._leaky import Leaky, LeakyState
 from ._neurons._lif import LifRef, LifRefState
+from ._nn._event import SpikeSteps, event_matmul
 from ._nn._linear import Linear
 from ._outputs import CUBA
 from ._projection import Projection
@@ -56,6 +57,14 @@ class SNN(AbstractDynamics[SNNState, Array, Array]):
     - `spike_fn`: surrogate (default `InvSquare(100.)`).
 
     Input: `[num_in]` per step (spikes or currents); output: read-out `[num_out]`.
+
+    **Event-driven input.** Given an [`eqsnn.nn.SpikeSteps`][] (a spike-once
+    code such as a latency code, as spike steps) instead of a dense spike
+    train, `prepare_inputs` projects it with [`eqsnn.nn.event_matmul`][]:
+    each spike adds one row of $W_{in}$, and the `[T, num_in]` train is never
+    built. Same values and gradients as the dense path; `eqsnn.run(model,
+    SpikeSteps(latency_steps(x, T), T))` is the fast way to run a latency-coded
+    sample.
     """
 
     i2r: Projection
@@ -91,12 +100,20 @@ class SNN(AbstractDynamics[SNNState, Array, Array]):
             i2r=self.i2r.init_state(), r2o=self.r2o.init_state(), r=self.r.init_state(), o=self.o.init_state()
         )
 
-    def step(self, state: SNNState, x: Float[Array, " n_in"]) -> tuple[SNNState, Float[Array, " n_out"]]:
+    def step(self, state: SNNState, x: Float[Array, " n_in"] | SpikeSteps) -> tuple[SNNState, Float[Array, " n_out"]]:
+        if isinstance(x, SpikeSteps):
+            x = x.dense()
         _, c = self.i2r.comm.step(None, x)
         return self.step_prepared(state, c)
 
-    def prepare_inputs(self, xs: Float[Array, "T n_in"]) -> Float[Array, "T n_hidden"]:
-        """The input projection for the whole sequence at once (one matmul)."""
+    def prepare_inputs(self, xs: Float[Array, "T n_in"] | SpikeSteps) -> Float[Array, "T n_hidden"]:
+        """The input projection for the whole sequence at once: one matmul for a
+        dense train, [`eqsnn.nn.event_matmul`][] for [`eqsnn.nn.SpikeSteps`][]."""
+        if isinstance(xs, SpikeSteps):
+            comm = self.i2r.comm
+            # relative to the first step of `xs`, so a segment of a longer sequence works too
+            u = event_matmul(xs.spike_times() - xs.step[0], comm.weight, xs.num_steps)
+            return u if comm.bias is None else u + comm.bias
         return self.i2r.prepare_inputs(xs)
 
     def step_prepared(self, state: SNNState, u: Float[Array, " n_hidden"]) -> tuple[SNNState, Float[Array, " n_out"]]:

@@ -1,0 +1,1 @@
+"""eqsnn benchmark suite: `python -m benchmarks --help`."""

@@ -1,0 +1,266 @@
+"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3] [--repeats N]`.
+
+Every case of a workload is timed interleaved (A B A B ...) in this one
+process, on the same batches, after one warm-up call that traces and
+compiles (its extra time is reported as compile time). Reported per case:
+median / min / max seconds per training step, the ratio of the median to the
+hand-written plain-JAX baseline, the compile time, and XLA's compiled memory
+figures (temporary buffers of the step: deterministic, unlike RSS). The table
+is printed and written to `benchmarks/results/{quick,full}.json`; BrainPy
+figures from `benchmarks/results/peers_brainpy.json` (written by
+`/work/peers/bin/python benchmarks/peers_brainpy.py`) are merged in when the
+file exists (measured in a separate process, so not interleaved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import workloads as wl
+
+RESULTS = os.path.join(os.path.dirname(__file__), "results")
+
+
+def _stats(xs):
+    return dict(median=float(np.median(xs)), min=float(np.min(xs)), max=float(np.max(xs)), n=len(xs))
+
+
+def time_interleaved(cases: dict, repeats: int, num_batches: int) -> dict:
+    out = {}
+    for name, case in cases.items():
+        t0, c0 = time.perf_counter(), time.process_time()
+        case.run(0)
+        out[name] = dict(first_call_s=time.perf_counter() - t0, first_call_cpu_s=time.process_time() - c0, times=[])
+        out[name]["cpu"] = []
+    for r in range(repeats):
+        for name, case in cases.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            case.run(1 + r % (num_batches - 1))
+            out[name]["times"].append(time.perf_counter() - t0)
+            out[name]["cpu"].append(time.process_time() - c0)
+    for res in out.values():
+        res.update(_stats(res["times"]))
+        # trace + compile: the first call's extra time (wall; and process CPU time, robust to a shared machine)
+        res["compile_s"] = max(res["first_call_s"] - res["median"], 0.0)
+        res["compile_cpu_s"] = max(res["first_call_cpu_s"] - float(np.median(res["cpu"])), 0.0)
+        res["step_cpu_s"] = float(np.median(res["cpu"]))
+        res.pop("times")
+        res.pop("cpu")
+    return out
+
+
+def memory(case) -> dict:
+    t0 = time.perf_counter()
+    compiled = case.lower()
+    m = compiled.memory_analysis()
+    return dict(
+        temp_bytes=int(m.temp_size_in_bytes),
+        argument_bytes=int(m.argument_size_in_bytes),
+        output_bytes=int(m.output_size_in_bytes),
+        aot_compile_s=time.perf_counter() - t0,
+    )
+
+
+def add_ratios(res: dict, cases: dict) -> None:
+    base = [n for n, c in cases.items() if c.baseline]
+    if not base:
+        return
+    b = res[base[0]]["median"]
+    for name in res:
+        res[name]["ratio_vs_baseline"] = res[name]["median"] / b
+        res[name]["baseline"] = base[0]
+
+
+def run_w1(args, data, key) -> dict:
+    images, labels, idx = data
+    cases = wl.build_w1(images, labels, idx, key)
+    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    if not args.quick:
+        for name, case in cases.items():
+            res[name].update(memory(case))
+    add_ratios(res, cases)
+    return dict(cases=res, note="LSTM(28->100) + Linear(100->10), 28 steps, batch 256, Adam 1e-3")
+
+
+def run_w2(args, data, key) -> dict:
+    images, labels, idx = data
+    cases, ctx = wl.build_snn(images, labels, idx, key, num_steps=100)
+    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    for name in ("eqsnn event", "plain JAX dense") if args.quick else cases:
+        res[name].update(memory(cases[name]))
+    add_ratios(res, cases)
+    # the event path against the plain-JAX event loop: the library's own overhead on the fast path
+    res["eqsnn event"]["ratio_vs_plain_event"] = res["eqsnn event"]["median"] / res["plain JAX event"]["median"]
+    res["eqsnn dense"]["ratio_vs_plain_dense"] = res["eqsnn dense"]["median"] / res["plain JAX dense"]["median"]
+    # per-epoch work (permutation + batching on device) and the estimated epoch
+    n = images.shape[0] if args.epoch_samples is None else args.epoch_samples
+    steps_per_epoch = n // wl.BATCH
+    k = jax.random.key(1)
+    wl.epoch_batches_jit(k, n).block_until_ready()
+    t0 = time.perf_counter()
+    wl.epoch_batches_jit(jax.random.fold_in(k, 1), n).block_until_ready()
+    perm_s = time.perf_counter() - t0
+    epoch = {name: dict(estimated_epoch_s=steps_per_epoch * r["median"] + perm_s) for name, r in res.items()}
+    out = dict(
+        cases=res,
+        epoch=dict(samples=n, steps=steps_per_epoch, per_epoch_work_s=perm_s, estimate=epoch),
+        note="SNN 784->100->10, latency code, 100 steps, batch 256, Adam 1e-3; data prep inside the step",
+    )
+    if args.full_epoch:
+        # a real epoch of the eqsnn event step, data on device, shuffled on device
+        model, opt_state, step = ctx["model"], ctx["opt_state"], ctx["steps"]["event"]
+        t0 = time.perf_counter()
+        batches = wl.epoch_batches_jit(jax.random.fold_in(k, 2), n)
+        loss = None
+        for i in range(steps_per_epoch):
+            model, opt_state, loss, _ = step(model, opt_state, (ctx["x"], ctx["y"], batches[i]))
+        loss.block_until_ready()
+        out["epoch"]["measured_eqsnn_event_s"] = time.perf_counter() - t0
+        out["epoch"]["measured_final_loss"] = float(loss)
+    return out
+
+
+def run_w3(args, data, key) -> dict:
+    images, labels, _ = data
+    rng = np.random.default_rng(3)
+    idx = jnp.asarray(rng.integers(0, images.shape[0], (4, 32)).astype(np.int32))
+    out = {}
+    for num_steps, segment in ((1000, 32), (5000, 100)):
+        cases, ctx = wl.build_w3(images, labels, idx, key, num_steps, segment)
+        # quick: T=5000 is compiled for its memory figures only
+        full = not args.quick or num_steps == 1000
+        res = time_interleaved(cases, 2 if args.quick else 5, idx.shape[0]) if full else {n: {} for n in cases}
+        for name, case in cases.items():
+            res[name].update(memory(case))
+        if full:
+            add_ratios(res, cases)
+        names = list(cases)
+        plain, ck = res[names[0]]["temp_bytes"], res[names[1]]["temp_bytes"]
+        entry = dict(cases=res, temp_memory_reduction=plain / max(ck, 1), segment=segment)
+        if full:
+            g_plain = wl.snn_grads(ctx["model"], ctx["x"], ctx["y"], idx[0], num_steps, None)
+            g_ck = wl.snn_grads(ctx["model"], ctx["x"], ctx["y"], idx[0], num_steps, segment)
+            la, lb = jax.tree_util.tree_leaves(g_plain), jax.tree_util.tree_leaves(g_ck)
+            entry["grad_max_abs_diff"] = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(la, lb, strict=True))
+            entry["grad_max_abs"] = max(float(jnp.max(jnp.abs(a))) for a in la)
+        out[f"T={num_steps}"] = entry
+    out["note"] = "W2's network, batch 32, event input, BPTT through T steps; memory = XLA temp buffers of the step"
+    return out
+
+
+def fmt_table(results: dict, peers: dict | None) -> str:
+    lines = []
+    head = f"{'workload':8} {'case':28} {'median s':>9} {'min s':>8} {'max s':>8} {'ratio':>6} {'compile s':>9} {'temp MB':>8}"
+    for wname, w in results["workloads"].items():
+        lines.append(f"\n[{wname}] {w.get('note', '')}")
+        lines.append(head)
+        groups = {k: v for k, v in w.items() if k.startswith("T=")} or {"": w}
+        for gname, g in groups.items():
+            for cname, r in g["cases"].items():
+                med = r.get("median")
+                row = f"{(wname + ' ' + gname).strip():8} {cname:28} "
+                row += (
+                    f"{med:9.4f} {r['min']:8.4f} {r['max']:8.4f} "
+                    if med is not None
+                    else f"{'-':>9} {'-':>8} {'-':>8} "
+                )
+                row += f"{r.get('ratio_vs_baseline', float('nan')):6.2f} " if med is not None else f"{'-':>6} "
+                row += f"{r.get('compile_s', float('nan')):9.2f} " if med is not None else f"{'-':>9} "
+                row += f"{r['temp_bytes'] / 2**20:8.1f}" if "temp_bytes" in r else f"{'-':>8}"
+                lines.append(row)
+            if gname:
+                grads = (
+                    f"; grads max |diff| {g['grad_max_abs_diff']:.2e} (max |grad| {g['grad_max_abs']:.2e})"
+                    if "grad_max_abs_diff" in g
+                    else ""
+                )
+                lines.append(f"{'':8} temp memory, plain / checkpointed: {g['temp_memory_reduction']:.1f}x{grads}")
+        if peers and wname in peers:
+            base = [w["cases"][c["baseline"]]["median"] for c in w.get("cases", {}).values() if "baseline" in c][:1]
+            for pname, r in peers[wname].items():
+                ratio = r["median"] / base[0] if base else float("nan")
+                lines.append(
+                    f"{wname:8} {pname + ' (separate run)':28} {r['median']:9.4f} {r['min']:8.4f} {r['max']:8.4f} {ratio:6.2f}"
+                )
+        if "epoch" in w:
+            e = w["epoch"]
+            est = ", ".join(f"{n}: {v['estimated_epoch_s']:.1f} s" for n, v in e["estimate"].items())
+            lines.append(
+                f"epoch estimate ({e['steps']} steps + {e['per_epoch_work_s'] * 1e3:.1f} ms per-epoch work): {est}"
+            )
+            if "measured_eqsnn_event_s" in e:
+                lines.append(f"measured epoch, eqsnn event: {e['measured_eqsnn_event_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (< 60 s)")
+    ap.add_argument("--only", default="W1,W2,W3", help="comma-separated workloads")
+    ap.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 4 quick, 30 full)")
+    ap.add_argument("--epoch-samples", type=int, default=None, help="samples per epoch (default: the dataset)")
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args(argv)
+    args.repeats = args.repeats or (4 if args.quick else 30)
+    args.full_epoch = not args.quick
+    only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
+
+    t_start = time.perf_counter()
+    images, labels, source = wl.load_fashion_mnist()
+    rng = np.random.default_rng(0)
+    idx = jnp.asarray(rng.permutation(images.shape[0])[: 8 * wl.BATCH].reshape(8, wl.BATCH).astype(np.int32))
+    key = jax.random.key(0)
+    data = (images, labels, idx)
+    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3)
+    results = dict(
+        date=datetime.datetime.now().isoformat(timespec="seconds"),
+        mode="quick" if args.quick else "full",
+        versions=dict(
+            python=platform.python_version(),
+            jax=jax.__version__,
+            equinox=__import__("equinox").__version__,
+            optax=__import__("optax").__version__,
+            eqsnn=__import__("eqsnn").__version__,
+        ),
+        machine=dict(platform=platform.platform(), cpus=os.cpu_count(), device=str(jax.devices()[0])),
+        data=source,
+        repeats=args.repeats,
+        workloads={},
+    )
+    for w in only:
+        if w not in runners:
+            print(f"unknown workload {w!r}; choose from {sorted(runners)}", file=sys.stderr)
+            return 2
+        t0 = time.perf_counter()
+        results["workloads"][w] = runners[w](args, data, key)
+        print(f"{w} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    peers = None
+    peers_file = os.path.join(RESULTS, "peers_brainpy.json")
+    if os.path.exists(peers_file):
+        with open(peers_file) as f:
+            peers = json.load(f).get("workloads")
+        results["peers"] = peers
+    results["total_s"] = time.perf_counter() - t_start
+    print(fmt_table(results, peers))
+    print(f"\ntotal {results['total_s']:.1f} s")
+    if not args.no_save:
+        os.makedirs(RESULTS, exist_ok=True)
+        path = os.path.join(RESULTS, f"{results['mode']}.json")
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

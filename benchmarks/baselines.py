@@ -1,0 +1,164 @@
+"""Hand-written plain-JAX versions of the benchmark workloads (no eqsnn import).
+
+Exactly the math of the eqsnn models they are compared with (same update
+order, same constants, same loss), written the way a careful JAX user would:
+batch-level arrays, time-major `lax.scan`, state-independent projections
+hoisted out of the scan, one `jax.jit` per training step, Optax Adam.
+Parameters are passed in as a dict of arrays, so both sides start from the
+same weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import optax
+
+# ---------------------------------------------------------------- data on device
+
+
+def latency_steps(x, num_steps, tau=2.0, dt=0.1, thr=0.2, eps=1e-7):
+    """Spike step of each pixel (num_steps = no spike): T = tau/dt * log(x / (x - thr))."""
+    xc = jnp.clip(x, thr + eps, 1e9)
+    t = (tau / dt) * jnp.log(xc / (xc - thr))
+    steps = jnp.minimum(t, num_steps).astype(jnp.int32)
+    return jnp.where(x >= thr, steps, num_steps)
+
+
+def batch_pixels(images_u8, idx):
+    """uint8 images [N, 784] on device, batch indices [B] -> floats in [0, 1]."""
+    return images_u8[idx].astype(jnp.float32) / 255.0
+
+
+def cross_entropy(logits, labels):
+    return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0])
+
+
+# ---------------------------------------------------------------- W1: LSTM
+
+
+def lstm_loss(p, x, labels):
+    """x [B, 28, 28] (rows as time). LSTM(28->100) + Linear(100->10) per step, max over time."""
+    xs = jnp.swapaxes(x, 0, 1)  # [T, B, 28]
+    gx = xs @ p["w_ih"].T + p["b"]  # hoisted input projection [T, B, 4H]
+    hidden = p["w_hh"].shape[1]
+
+    def body(carry, g):
+        h, c = carry
+        z = g + h @ p["w_hh"].T
+        i, f, gg, o = jnp.split(z, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(gg)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    zeros = jnp.zeros((x.shape[0], hidden), x.dtype)
+    _, hs = jax.lax.scan(body, (zeros, zeros), gx)
+    ys = hs @ p["w_out"] + p["b_out"]  # read-out hoisted after the scan [T, B, 10]
+    return cross_entropy(ys.max(axis=0), labels)
+
+
+def make_lstm_step(optimizer):
+    @jax.jit
+    def step(p, opt_state, images, labels, idx):
+        x = images[idx]
+        loss, g = jax.value_and_grad(lstm_loss)(p, x, labels[idx])
+        updates, opt_state = optimizer.update(g, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, loss
+
+    return step
+
+
+# ---------------------------------------------------------------- W2/W3: SNN
+
+
+@jax.custom_jvp
+def spike(x):
+    return (x >= 0).astype(x.dtype)
+
+
+@spike.defjvp
+def _spike_jvp(primals, tangents):
+    (x,), (tx,) = primals, tangents
+    return spike(x), tx / (100.0 * jnp.abs(x) + 1.0) ** 2  # InvSquare(alpha=100)
+
+
+SNN_CONST = dict(dt=0.1, tau_mem=10.0, tau_syn=10.0, tau_out=5.0, v_th=1.0, v_reset=0.0, tau_ref=0.0)
+
+
+def snn_scan(p, u, checkpoint=None):
+    """u: input currents [T, B, H] (bias included). Returns read-out [T, B, O] and hidden spikes [T, B, H]."""
+    c = SNN_CONST
+    a_syn = math.exp(-c["dt"] / c["tau_syn"])
+    a_mem = math.exp(-c["dt"] / c["tau_mem"])
+    a_out = math.exp(-c["dt"] / c["tau_out"])
+    batch, hidden, out = u.shape[1], p["w_in"].shape[1], p["w_out"].shape[1]
+
+    def body(carry, u_t):
+        g_in, g_out, v, s, t_last, t, o = carry
+        g_in = a_syn * g_in + u_t  # i2r Expon (input already projected)
+        g_out = a_syn * g_out + (s @ p["w_out"] + p["b_out"])  # r2o sees the previous spikes
+        v_new = g_in + (v - g_in) * a_mem  # LifRef, exponential Euler, v_rest = 0, R = 1
+        refractory = jax.lax.stop_gradient((t - t_last) <= c["tau_ref"])
+        v_new = jnp.where(refractory, v, v_new)
+        s = spike(v_new - c["v_th"])
+        v_new = v_new - (c["v_th"] - c["v_reset"]) * s  # soft reset
+        t_last = jax.lax.stop_gradient(jnp.where(s > 0, t, t_last))
+        o = a_out * o + g_out  # Leaky read-out
+        return (g_in, g_out, v_new, s, t_last, t + c["dt"], o), (o, s)
+
+    zh, zo = jnp.zeros((batch, hidden)), jnp.zeros((batch, out))
+    init = (zh, zo, zh, zh, jnp.full((batch, hidden), -1e7), jnp.zeros(()), zo)
+    if checkpoint is None:
+        _, (ys, spikes) = jax.lax.scan(body, init, u)
+        return ys, spikes
+    steps = u.shape[0]
+    seg = u.reshape((steps // checkpoint, checkpoint) + u.shape[1:])
+
+    @jax.checkpoint
+    def seg_body(carry, u_seg):
+        return jax.lax.scan(body, carry, u_seg)
+
+    _, (ys, spikes) = jax.lax.scan(seg_body, init, seg)
+    return ys.reshape((steps,) + ys.shape[2:]), spikes.reshape((steps,) + spikes.shape[2:])
+
+
+def snn_loss_from_currents(p, u, labels, checkpoint=None):
+    ys, spikes = snn_scan(p, u, checkpoint)
+    l1 = 1e-5 * jnp.sum(spikes)
+    l2 = 1e-5 * jnp.mean(jnp.sum(spikes, axis=(0, 1)) ** 2)
+    return cross_entropy(ys.max(axis=0), labels) + l1 + l2
+
+
+def dense_currents(p, steps, num_steps):
+    """Dense path: build the spike tensor [T, B, 784], one matmul."""
+    spikes = (steps[None, :, :] == jnp.arange(num_steps)[:, None, None]).astype(jnp.float32)
+    return spikes @ p["w_in"] + p["b_in"]
+
+
+def event_currents(p, steps, num_steps):
+    """Event path in plain JAX: a loop over the batch, each sample scatters its weight rows by spike step."""
+
+    def one(st):
+        idx = jnp.where(st < num_steps, st, num_steps)
+        return jnp.zeros((num_steps + 1, p["w_in"].shape[1])).at[idx].add(p["w_in"])[:num_steps]
+
+    u = jax.lax.map(one, steps)  # [B, T, H]
+    return jnp.swapaxes(u, 0, 1) + p["b_in"]
+
+
+def make_snn_step(optimizer, num_steps, mode="dense", checkpoint=None):
+    currents = dense_currents if mode == "dense" else event_currents
+
+    def loss(p, steps, labels):
+        return snn_loss_from_currents(p, currents(p, steps, num_steps), labels, checkpoint)
+
+    @jax.jit
+    def step(p, opt_state, images, labels, idx):
+        steps = latency_steps(batch_pixels(images, idx), num_steps)
+        value, g = jax.value_and_grad(loss)(p, steps, labels[idx])
+        updates, opt_state = optimizer.update(g, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, value
+
+    return step

@@ -1,0 +1,203 @@
+"""The benchmark workloads written with eqsnn, and their plain-JAX twins (benchmarks/baselines.py).
+
+Each `build_*` returns a dict of cases `name -> Case`; a case is one training
+step with its inputs, a way to run it on batch `i`, and a way to get its
+compiled memory figures. All cases of one workload share data and initial
+weights, so the runner can time them interleaved (A B A B) in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+import gzip
+import os
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import eqsnn
+from eqsnn.models import SNN, hidden_spikes
+from eqsnn.nn import Linear, LSTMCell, SpikeSteps
+
+from . import baselines as bl
+
+FMNIST = "/usr/share/datasets/fashion-mnist"
+BATCH = 256
+
+
+@dataclass
+class Case:
+    """One training step: `run(i)` runs it on batch `i` and returns the loss
+    (blocked); `lower()` returns the lowered step for compiled memory figures."""
+
+    run: Callable[[int], Any]
+    lower: Callable[[], Any]
+    baseline: bool = False
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_fashion_mnist(n: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """uint8 images [N, 784] and int32 labels [N] (random data of the same shape if the files are absent)."""
+    img, lab = os.path.join(FMNIST, "train-images-idx3-ubyte.gz"), os.path.join(FMNIST, "train-labels-idx1-ubyte.gz")
+    if os.path.exists(img) and os.path.exists(lab):
+        with gzip.open(img) as f:
+            x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
+        with gzip.open(lab) as f:
+            y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int32)
+        source = "Fashion-MNIST train"
+    else:
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (60000, 784), dtype=np.uint8)
+        y = rng.integers(0, 10, 60000).astype(np.int32)
+        source = "random uint8 (Fashion-MNIST files not found)"
+    if n is not None:
+        x, y = x[:n], y[:n]
+    return x, y, source
+
+
+def epoch_batches(key, num_samples: int, batch: int = BATCH) -> jax.Array:
+    """Per-epoch work on device: a permutation cut into full batches of indices [steps, batch]."""
+    steps = num_samples // batch
+    return jax.random.permutation(key, num_samples)[: steps * batch].reshape(steps, batch)
+
+
+epoch_batches_jit = jax.jit(epoch_batches, static_argnums=(1, 2))
+
+
+# ---------------------------------------------------------------- W1: LSTM
+
+
+def _lstm_model(key):
+    k1, k2 = jax.random.split(key)
+    return eqsnn.Sequential(LSTMCell(28, 100, key=k1), Linear(100, 10, key=k2))
+
+
+def lstm_params(model) -> dict:
+    cell, out = model.layers[0].cell, model.layers[1]
+    return dict(w_ih=cell.weight_ih, w_hh=cell.weight_hh, b=cell.bias, w_out=out.weight, b_out=out.bias)
+
+
+def build_w1(images, labels, idx, key) -> dict[str, Case]:
+    optimizer = optax.adam(1e-3)
+    model = _lstm_model(key)
+    x_dev = jnp.asarray(images.reshape(-1, 28, 28), jnp.float32) / 255.0
+    y_dev = jnp.asarray(labels)
+
+    def loss_fn(model, batch):
+        xs, ys, ix = batch
+        x, y = xs[ix], ys[ix]
+        _, out = jax.vmap(lambda seq: eqsnn.run(model, seq))(x)  # [B, 28, 10]
+        logits = out.max(axis=1)
+        return eqsnn.losses.cross_entropy(logits, y), {}
+
+    step = eqsnn.train.make_step(loss_fn, optimizer)
+    opt_state = eqsnn.train.init_opt_state(optimizer, model)
+    p = lstm_params(model)
+    b_step = bl.make_lstm_step(optimizer)
+    b_opt = optimizer.init(p)
+    return {
+        "eqsnn": Case(
+            run=lambda i: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
+            lower=lambda: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+        ),
+        "plain JAX": Case(
+            run=lambda i: b_step(p, b_opt, x_dev, y_dev, idx[i])[2].block_until_ready(),
+            lower=lambda: b_step.lower(p, b_opt, x_dev, y_dev, idx[0]).compile(),
+            baseline=True,
+        ),
+    }
+
+
+# ---------------------------------------------------------------- W2/W3: SNN
+
+
+def snn_model(key):
+    return SNN(784, 100, 10, key=key)
+
+
+def snn_params(model) -> dict:
+    return dict(
+        w_in=model.i2r.comm.weight, b_in=model.i2r.comm.bias, w_out=model.r2o.comm.weight, b_out=model.r2o.comm.bias
+    )
+
+
+def snn_loss_fn(num_steps: int, mode: str, checkpoint: int | None = None):
+    """The seed's loss: CE on the max over time of the read-out + 1e-5 L1 + 1e-5 L2 spike regularisers."""
+
+    def loss_fn(model, batch):
+        images, labels, ix = batch
+        x = images[ix].astype(jnp.float32) / 255.0
+        steps = eqsnn.encoding.latency_steps(x, num_steps)
+        if mode == "event":
+            xs = jax.vmap(lambda s: SpikeSteps(s, num_steps))(steps)
+        else:
+            xs = jax.vmap(lambda s: SpikeSteps(s, num_steps).dense())(steps)
+
+        def one(seq):
+            _, ys, mon = eqsnn.run(model, seq, monitor=hidden_spikes, checkpoint=checkpoint)
+            return ys, mon["r.spike"]
+
+        ys, spikes = jax.vmap(one)(xs)
+        logits = ys.max(axis=1)
+        loss = eqsnn.losses.cross_entropy(logits, labels[ix])
+        return loss + 1e-5 * eqsnn.losses.spike_l1(spikes) + 1e-5 * eqsnn.losses.spike_l2(spikes), {}
+
+    return loss_fn
+
+
+def build_snn(
+    images, labels, idx, key, num_steps: int, modes=("event", "dense"), baselines=("dense", "event"), checkpoint=None
+) -> tuple[dict[str, Case], dict]:
+    optimizer = optax.adam(1e-3)
+    model = snn_model(key)
+    x_dev, y_dev = jnp.asarray(images), jnp.asarray(labels)
+    opt_state = eqsnn.train.init_opt_state(optimizer, model)
+    cases: dict[str, Case] = {}
+    steps = {}
+    for mode in modes:
+        step = eqsnn.train.make_step(snn_loss_fn(num_steps, mode, checkpoint), optimizer)
+        steps[mode] = step
+        cases[f"eqsnn {mode}"] = Case(
+            run=lambda i, step=step: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
+            lower=lambda step=step: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+        )
+    p = snn_params(model)
+    b_opt = optimizer.init(p)
+    for mode in baselines:
+        b_step = bl.make_snn_step(optimizer, num_steps, mode, checkpoint)
+        cases[f"plain JAX {mode}"] = Case(
+            run=lambda i, s=b_step: s(p, b_opt, x_dev, y_dev, idx[i])[2].block_until_ready(),
+            lower=lambda s=b_step: s.lower(p, b_opt, x_dev, y_dev, idx[0]).compile(),
+            baseline=mode == "dense",
+        )
+    return cases, dict(model=model, x=x_dev, y=y_dev, steps=steps, opt_state=opt_state, optimizer=optimizer)
+
+
+def snn_grads(model, x_dev, y_dev, ix, num_steps, checkpoint):
+    """Gradients of the W2 loss (event path), for the plain-vs-checkpointed comparison."""
+    loss = snn_loss_fn(num_steps, "event", checkpoint)
+    return eqx.filter_jit(eqx.filter_grad(lambda m, b: loss(m, b)[0]))(model, (x_dev, y_dev, ix))
+
+
+def build_w3(images, labels, idx, key, num_steps: int, segment: int) -> tuple[dict[str, Case], dict]:
+    """W2's network at long T, batch 32: plain scan vs `run(..., checkpoint=segment)`."""
+    optimizer = optax.adam(1e-3)
+    model = snn_model(key)
+    x_dev, y_dev = jnp.asarray(images), jnp.asarray(labels)
+    opt_state = eqsnn.train.init_opt_state(optimizer, model)
+    cases = {}
+    for name, ck in (("eqsnn plain scan", None), (f"eqsnn checkpoint={segment}", segment)):
+        step = eqsnn.train.make_step(snn_loss_fn(num_steps, "event", ck), optimizer)
+        cases[name] = Case(
+            run=lambda i, step=step: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
+            lower=lambda step=step: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+            baseline=ck is None,
+        )
+    return cases, dict(model=model, x=x_dev, y=y_dev)
