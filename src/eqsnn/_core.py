@@ -62,6 +62,15 @@ class AbstractDynamics(eqx.Module, Generic[State, X, Y]):
         """One step on a prepared input (default: `step`)."""
         return self.step(state, u)
 
+    def __hash__(self) -> int:
+        # `jax.lax.scan(model.step, ...)` hashes the bound method, hence the
+        # module; Equinox's field hash fails on array leaves. Fall back to the
+        # identity: an equal copy then only misses JAX's trace cache.
+        try:
+            return super().__hash__()
+        except TypeError:
+            return id(self)
+
     def __rshift__(self, other: AbstractDynamics) -> Sequential:
         """`a >> b` is `Sequential(a, b)` (flattening nested `Sequential`s)."""
         left = self.layers if isinstance(self, Sequential) else (self,)
