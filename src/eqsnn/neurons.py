@@ -1,5 +1,6 @@
 """Neuron models: immutable modules with explicit state (one sample each)."""
 
+from ._neurons._adaptive import ALIF as ALIF, ALIFState as ALIFState
 from ._neurons._base import (
     AbstractNeuron as AbstractNeuron,
     AbstractSpikingNeuron as AbstractSpikingNeuron,
@@ -7,5 +8,17 @@ from ._neurons._base import (
     exp_euler as exp_euler,
     spike_and_reset as spike_and_reset,
 )
+from ._neurons._hh import HH as HH, HHState as HHState
 from ._neurons._leaky import Integrator as Integrator, Leaky as Leaky, LeakyState as LeakyState
 from ._neurons._lif import IF as IF, LIF as LIF, LifRef as LifRef, LIFState as LIFState, LifRefState as LifRefState
+from ._neurons._nonlinear import (
+    AdEx as AdEx,
+    AdExState as AdExState,
+    ExpIF as ExpIF,
+    ExpIFState as ExpIFState,
+    Izhikevich as Izhikevich,
+    IzhikevichState as IzhikevichState,
+    QuaIF as QuaIF,
+    exp_euler_auto as exp_euler_auto,
+    exprel as exprel,
+)
