@@ -1,3 +1,10 @@
 """Stateless layers and recurrent cells."""
 
-from ._nn._linear import AbstractStateless as AbstractStateless, Linear as Linear
+from ._nn._event import SpikeSteps as SpikeSteps, event_matmul as event_matmul, first_spike_steps as first_spike_steps
+from ._nn._linear import (
+    AbstractStateless as AbstractStateless,
+    FixedProb as FixedProb,
+    Linear as Linear,
+    OneToOne as OneToOne,
+)
+from ._nn._rnn import GRUCell as GRUCell, LSTMCell as LSTMCell, LSTMState as LSTMState, RNNCell as RNNCell

@@ -1,0 +1,126 @@
+"""Figures: training curves and spike rasters (needs the optional `plot` extra: matplotlib).
+
+The functions return a `matplotlib.figure.Figure` (not attached to pyplot),
+which a notebook displays and `fig.savefig("curves.png")` writes. matplotlib is
+imported only when a function is called, so `import eqsnn` works without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .train import History
+
+#: A `matplotlib.figure.Figure` (matplotlib is imported lazily).
+Figure = Any
+
+__all__ = ["history_curves", "raster"]
+
+_LABELS = {"fit": "train", "test": "test"}
+
+
+def _figure_cls() -> type:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise ImportError("eqsnn.plot needs matplotlib, which is an optional extra: pip install 'eqsnn[plot]'") from e
+    return Figure
+
+
+def history_curves(
+    history: History,
+    metrics: Sequence[str] | None = None,
+    *,
+    per: str = "epoch",
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Training curves: one panel per metric, the training (`'fit'`, labelled
+    "train") and the test (labelled "test") values against the epoch.
+
+    **Arguments:**
+
+    - `history`: an [`eqsnn.train.History`][].
+    - `metrics`: the metrics to draw, one panel each; default `('loss',)`
+      plus `'acc'` when it was recorded.
+    - `per`: `'epoch'` (default; x axis: epoch 1..E) or `'step'` (training
+      values per step; test values are drawn at the last step of each epoch).
+    - `figsize`: matplotlib figure size (inches); default 4.5 in per panel.
+
+    **Returns:** the `Figure`; `fig.savefig('curves.png')` writes it.
+    """
+    figure = _figure_cls()
+    if not isinstance(history, History):
+        raise TypeError(f"history_curves: `history` must be an eqsnn.train.History, got {type(history).__name__}")
+    if per not in ("epoch", "step"):
+        raise ValueError(f"history_curves: `per` must be 'epoch' or 'step', got {per!r}")
+    names = history.names("fit")
+    if metrics is None:
+        metrics = ["loss"] + (["acc"] if "acc" in names else [])
+    metrics = list(metrics)
+    if not metrics:
+        raise ValueError("history_curves: `metrics` must name at least one metric, got none")
+    for m in metrics:
+        if m not in names:
+            raise ValueError(f"history_curves: `metrics` entry {m!r} was not recorded; recorded: {names}")
+    fig = figure(figsize=figsize or (4.5 * len(metrics), 3.5), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    steps_per_epoch = [len(next(iter(rec.values()), [])) for rec in history.steps["fit"]]
+    for ax, name in zip(axes, metrics, strict=True):
+        for mode in ("fit", "test"):
+            if not history.epochs[mode] or name not in history.names(mode):
+                continue
+            if per == "epoch" or mode == "test":
+                y = history.metric(mode, name)
+                x = np.arange(1, len(y) + 1) if per == "epoch" else np.cumsum(steps_per_epoch)[: len(y)]
+                ax.plot(x, y, marker="o" if len(y) < 30 else None, label=_LABELS[mode])
+            else:
+                y = history.metric(mode, name, per="step")
+                ax.plot(np.arange(1, len(y) + 1), y, label=_LABELS[mode])
+        ax.set_xlabel("Epoch" if per == "epoch" else "Step")
+        ax.set_ylabel({"loss": "Loss", "acc": "Accuracy"}.get(name, name))
+        ax.legend()
+    return fig
+
+
+def raster(
+    spikes: Any,
+    *,
+    dt: float | None = None,
+    neurons: Sequence[int] | None = None,
+    figsize: tuple[float, float] = (6.0, 3.5),
+    markersize: float = 2.0,
+) -> Figure:
+    r"""Spike raster: a dot at (time, neuron) for every spike.
+
+    **Arguments:**
+
+    - `spikes`: `[T, N]` (one sample; index a batch first), nonzero = spike.
+    - `dt`: step (ms); if given the x axis is time in ms ($t = k\,\Delta t$),
+      otherwise the step index $k$.
+    - `neurons`: optional subset of neuron indices to draw.
+    - `figsize`, `markersize`: appearance.
+
+    **Returns:** the `Figure`, with one scatter collection holding one point
+    per spike.
+    """
+    figure = _figure_cls()
+    s = np.asarray(spikes)
+    if s.ndim != 2:
+        raise ValueError(
+            f"raster: `spikes` must have shape [T, N] (one sample; index the batch first), got shape {s.shape}"
+        )
+    if neurons is not None:
+        s = s[:, list(neurons)]
+    t_idx, n_idx = np.nonzero(s)
+    t = t_idx * dt if dt is not None else t_idx
+    fig = figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(t, n_idx, s=markersize, c="k", marker="|" if markersize > 4 else ".")
+    ax.set_xlabel("Time (ms)" if dt is not None else "Step")
+    ax.set_ylabel("Neuron")
+    ax.set_xlim(0, (s.shape[0] * dt) if dt is not None else s.shape[0])
+    ax.set_ylim(-0.5, s.shape[1] - 0.5)
+    return fig

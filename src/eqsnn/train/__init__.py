@@ -1,0 +1,17 @@
+"""Training: the low-level step (plain Equinox + Optax) and the BPTT trainer.
+
+- [`eqsnn.train.make_step`][]: one `eqx.filter_jit` step
+  `(model, opt_state, batch) -> (model, opt_state, loss, aux)` for a
+  hand-written loop.
+- [`eqsnn.train.BPTT`][]: `fit` / `evaluate` over arrays or batch
+  iterators, with a progress bar, a [`eqsnn.train.History`][],
+  checkpoint/resume, multi-device data parallelism and NaN detection.
+
+Batches are batch-major: inputs `[B, T, ...]`, targets `[B, ...]`; a model
+describes one sample `[T, ...]` and is `jax.vmap`-ed over the batch.
+"""
+
+from ._bptt import BPTT as BPTT, TrainingDivergedError as TrainingDivergedError
+from ._checkpoint import CheckpointError as CheckpointError, load_checkpoint as load_checkpoint
+from ._history import History as History
+from ._step import init_opt_state as init_opt_state, make_step as make_step, trainable as trainable
