@@ -176,7 +176,7 @@ def _leading_length(xs: PyTree) -> int:
 
 
 def _check_state_matches(model: AbstractDynamics, state: PyTree) -> None:
-    expected = jax.eval_shape(model.init_state)
+    expected = jax.eval_shape(lambda: model.init_state())  # a bound method would be hashed: tracers in jit
     exp_struct = jtu.tree_structure(expected)
     got_struct = jtu.tree_structure(state)
     if exp_struct != got_struct:

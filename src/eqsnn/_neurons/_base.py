@@ -78,7 +78,7 @@ class AbstractNeuron(AbstractDynamics):
 
     def _check_step(self, state: Any, state_type: type, x: Any) -> Float[Array, "..."]:
         owner = type(self).__name__
-        check_state("state", state, state_type, owner=owner)
+        check_state("state", state, state_type, owner=owner, size=self.size)
         return check_input("x", x, (self.size,), owner=owner)
 
 
