@@ -19,11 +19,11 @@ Each part writes to `--out/<part>/`: `history.json`, `curves.png`,
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 import json
 import math
-import time
-from datetime import datetime
 from pathlib import Path
+import time
 
 import equinox as eqx
 import jax
@@ -214,7 +214,7 @@ def main(argv=None) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--eval-batch-size", type=int, default=512)
     p.add_argument("--dt", type=float, default=1.0, help="SNN time step in ms (0.1 = the tutorial's exact setting)")
-    p.add_argument("--snn-lr", type=float, default=2e-3, help="SNN Adam learning rate (peak, default 2e-3)")
+    p.add_argument("--snn-lr", type=float, default=5e-3, help="SNN Adam learning rate (peak, default 5e-3)")
     p.add_argument("--no-snn-lr-decay", dest="snn_lr_decay", action="store_false", help="constant SNN learning rate")
     p.add_argument("--limit-batches", type=int, default=None, help="use only N batches of each split (smoke runs)")
     p.add_argument("--seed", type=int, default=0)

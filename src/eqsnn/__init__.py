@@ -1,13 +1,23 @@
 """eqsnn: spiking and recurrent networks trained with BPTT, on JAX and Equinox."""
 
-from . import models as models, neurons as neurons, nn as nn, outputs as outputs, surrogate as surrogate, synapses as synapses
-from . import data as data, encoding as encoding
-from . import losses as losses, plot as plot, train as train
+from . import (
+    data as data,
+    encoding as encoding,
+    losses as losses,
+    models as models,
+    neurons as neurons,
+    nn as nn,
+    outputs as outputs,
+    plot as plot,
+    surrogate as surrogate,
+    synapses as synapses,
+    train as train,
+)
 from ._core import (
     AbstractDynamics as AbstractDynamics,
+    Sequential as Sequential,
     is_stateless as is_stateless,
     run as run,
-    Sequential as Sequential,
 )
 from ._projection import Projection as Projection
 

@@ -109,27 +109,25 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
         for i, layer in enumerate(layers):
             if not isinstance(layer, AbstractDynamics):
                 raise TypeError(
-                    f"Sequential: `layers[{i}]` must be an eqsnn dynamics (init_state/step), "
-                    f"got {type(layer).__name__}"
+                    f"Sequential: `layers[{i}]` must be an eqsnn dynamics (init_state/step), got {type(layer).__name__}"
                 )
         self.layers = tuple(layers)
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> tuple:
         keys = [None] * len(self.layers) if key is None else list(jax.random.split(key, len(self.layers)))
-        return tuple(layer.init_state(key=k) for layer, k in zip(self.layers, keys))
+        return tuple(layer.init_state(key=k) for layer, k in zip(self.layers, keys, strict=True))
 
     def _check_state(self, state: Any) -> None:
         if not isinstance(state, tuple) or len(state) != len(self.layers):
             got = f"tuple of length {len(state)}" if isinstance(state, tuple) else type(state).__name__
             raise TypeError(
-                f"Sequential: `state` must be a tuple of {len(self.layers)} layer states "
-                f"(from init_state), got {got}"
+                f"Sequential: `state` must be a tuple of {len(self.layers)} layer states (from init_state), got {got}"
             )
 
     def step(self, state: tuple, x: Any) -> tuple[tuple, Any]:
         self._check_state(state)
         new_state = []
-        for layer, s in zip(self.layers, state):
+        for layer, s in zip(self.layers, state, strict=True):
             s, x = layer.step(s, x)
             new_state.append(s)
         return tuple(new_state), x
@@ -154,7 +152,7 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
         new_state = list(state[:n])
         s, x = self.layers[n].step_prepared(state[n], u)
         new_state.append(s)
-        for layer, s in zip(self.layers[n + 1 :], state[n + 1 :]):
+        for layer, s in zip(self.layers[n + 1 :], state[n + 1 :], strict=True):
             s, x = layer.step(s, x)
             new_state.append(s)
         return tuple(new_state), x
@@ -184,7 +182,7 @@ def _check_state_matches(model: AbstractDynamics, state: PyTree) -> None:
             f"run: `state` does not match {type(model).__name__}.init_state(): expected structure "
             f"{exp_struct}, got {got_struct}"
         )
-    for e, g in zip(jtu.tree_leaves(expected), jtu.tree_leaves(state)):
+    for e, g in zip(jtu.tree_leaves(expected), jtu.tree_leaves(state), strict=True):
         if jnp.shape(g) != e.shape:
             raise ValueError(
                 f"run: `state` leaf has shape {jnp.shape(g)}, expected {e.shape} "

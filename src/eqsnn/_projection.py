@@ -9,7 +9,7 @@ import jax
 
 from ._core import AbstractDynamics
 from ._custom_types import Array, Float, PRNGKeyArray
-from ._outputs import AbstractOutput, CUBA
+from ._outputs import CUBA, AbstractOutput
 
 
 class Projection(eqx.Module):
@@ -38,18 +38,26 @@ class Projection(eqx.Module):
 
     def __init__(self, comm: AbstractDynamics, syn: AbstractDynamics, out: AbstractOutput | None = None):
         if not isinstance(comm, AbstractDynamics) or comm.init_state() is not None:
-            raise TypeError(f"Projection: `comm` must be a stateless eqsnn layer (e.g. nn.Linear), got {type(comm).__name__}")
+            raise TypeError(
+                f"Projection: `comm` must be a stateless eqsnn layer (e.g. nn.Linear), got {type(comm).__name__}"
+            )
         if not isinstance(syn, AbstractDynamics):
-            raise TypeError(f"Projection: `syn` must be an eqsnn synapse (e.g. synapses.Expon), got {type(syn).__name__}")
+            raise TypeError(
+                f"Projection: `syn` must be an eqsnn synapse (e.g. synapses.Expon), got {type(syn).__name__}"
+            )
         out = CUBA() if out is None else out
         if not isinstance(out, AbstractOutput):
-            raise TypeError(f"Projection: `out` must be an eqsnn output (e.g. outputs.CUBA()), got {type(out).__name__}")
+            raise TypeError(
+                f"Projection: `out` must be an eqsnn output (e.g. outputs.CUBA()), got {type(out).__name__}"
+            )
         self.comm, self.syn, self.out = comm, syn, out
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> Any:
         return self.syn.init_state(key=key)
 
-    def step(self, state: Any, pre_spike: Float[Array, "..."], post_v: Float[Array, "..."]) -> tuple[Any, Float[Array, " n"]]:
+    def step(
+        self, state: Any, pre_spike: Float[Array, "..."], post_v: Float[Array, "..."]
+    ) -> tuple[Any, Float[Array, " n"]]:
         _, c = self.comm.step(None, pre_spike)
         return self.step_prepared(state, c, post_v)
 
@@ -57,6 +65,8 @@ class Projection(eqx.Module):
         """The communication output for a whole presynaptic sequence."""
         return jax.vmap(lambda s: self.comm.step(None, s)[1])(pre_seq)
 
-    def step_prepared(self, state: Any, c: Float[Array, "..."], post_v: Float[Array, "..."]) -> tuple[Any, Float[Array, " n"]]:
+    def step_prepared(
+        self, state: Any, c: Float[Array, "..."], post_v: Float[Array, "..."]
+    ) -> tuple[Any, Float[Array, " n"]]:
         state, g = self.syn.step(state, c)
         return state, self.out(g, post_v)

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import Array, Float, ParamLike, PRNGKeyArray, RealScalarLike
+from ._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
 from ._errors import check_positive
 from ._neurons._base import DEFAULT_DT, AbstractNeuron, decay, exp_euler
 
@@ -50,7 +50,7 @@ class Expon(AbstractSynapse):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> ExponState:
         return ExponState(g=self._zeros())
 
-    def step(self, state: ExponState, x: Float[Array, "..."]) -> tuple[ExponState, Float[Array, " n"]]:
+    def step(self, state: ExponState, x: Float[ArrayLike, "..."]) -> tuple[ExponState, Float[Array, " n"]]:
         x = self._check_step(state, ExponState, x)
         g = decay(self.dt, self.tau) * state.g + x
         return ExponState(g=g), g
@@ -123,7 +123,7 @@ class DualExpon(AbstractSynapse):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> DualExponState:
         return DualExponState(g=self._zeros(), h=self._zeros())
 
-    def step(self, state: DualExponState, x: Float[Array, "..."]) -> tuple[DualExponState, Float[Array, " n"]]:
+    def step(self, state: DualExponState, x: Float[ArrayLike, "..."]) -> tuple[DualExponState, Float[Array, " n"]]:
         x = self._check_step(state, DualExponState, x)
         g = exp_euler(state.g, self.tau_decay * state.h, self.dt, self.tau_decay)
         h = decay(self.dt, self.tau_rise) * state.h + self.coefficient() * x
@@ -167,7 +167,7 @@ class Alpha(AbstractSynapse):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> AlphaState:
         return AlphaState(g=self._zeros(), h=self._zeros())
 
-    def step(self, state: AlphaState, x: Float[Array, "..."]) -> tuple[AlphaState, Float[Array, " n"]]:
+    def step(self, state: AlphaState, x: Float[ArrayLike, "..."]) -> tuple[AlphaState, Float[Array, " n"]]:
         x = self._check_step(state, AlphaState, x)
         g = exp_euler(state.g, state.h, self.dt, self.tau_decay)
         h = decay(self.dt, self.tau_decay) * state.h + x
@@ -221,7 +221,7 @@ class NMDA(AbstractSynapse):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> NMDAState:
         return NMDAState(g=self._zeros(), x=self._zeros())
 
-    def step(self, state: NMDAState, x: Float[Array, "..."]) -> tuple[NMDAState, Float[Array, " n"]]:
+    def step(self, state: NMDAState, x: Float[ArrayLike, "..."]) -> tuple[NMDAState, Float[Array, " n"]]:
         x = self._check_step(state, NMDAState, x)
         k = 1.0 / jnp.asarray(self.tau_decay) + self.a * state.x
         g = exp_euler(state.g, self.a * state.x / k, self.dt, 1.0 / k)
@@ -304,7 +304,7 @@ class AMPA(AbstractSynapse):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> AMPAState:
         return self._state_type()(g=self._zeros(), spike_arrival_time=self._full(-1e7), t=jnp.zeros(()))
 
-    def step(self, state: AMPAState, x: Float[Array, "..."]) -> tuple[AMPAState, Float[Array, " n"]]:
+    def step(self, state: AMPAState, x: Float[ArrayLike, "..."]) -> tuple[AMPAState, Float[Array, " n"]]:
         x = self._check_step(state, self._state_type(), x)
         t = state.t
         arrival = jnp.where(jax.lax.stop_gradient(x) > 0, t, state.spike_arrival_time)
@@ -343,5 +343,5 @@ class GABAa(AMPA):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> GABAaState:
         return super().init_state(key=key)
 
-    def step(self, state: GABAaState, x: Float[Array, "..."]) -> tuple[GABAaState, Float[Array, " n"]]:
+    def step(self, state: GABAaState, x: Float[ArrayLike, "..."]) -> tuple[GABAaState, Float[Array, " n"]]:
         return super().step(state, x)

@@ -10,7 +10,7 @@ from ._neurons._base import (
 )
 from ._neurons._hh import HH as HH, HHState as HHState
 from ._neurons._leaky import Integrator as Integrator, Leaky as Leaky, LeakyState as LeakyState
-from ._neurons._lif import IF as IF, LIF as LIF, LifRef as LifRef, LIFState as LIFState, LifRefState as LifRefState
+from ._neurons._lif import IF as IF, LIF as LIF, LifRef as LifRef, LifRefState as LifRefState, LIFState as LIFState
 from ._neurons._nonlinear import (
     AdEx as AdEx,
     AdExState as AdExState,

@@ -7,7 +7,6 @@ from ._surrogate import (
     Erf as Erf,
     FastSigmoid as FastSigmoid,
     Gaussian as Gaussian,
-    heaviside as heaviside,
     InvSquare as InvSquare,
     PiecewiseExp as PiecewiseExp,
     PiecewiseQuadratic as PiecewiseQuadratic,
@@ -17,4 +16,5 @@ from ._surrogate import (
     StraightThrough as StraightThrough,
     SuperSpike as SuperSpike,
     Triangle as Triangle,
+    heaviside as heaviside,
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 import equinox as eqx
 
-from .._custom_types import Array, Float, ParamLike, PRNGKeyArray, RealScalarLike
+from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
 from .._surrogate import AbstractSurrogate
 from ._base import DEFAULT_DT, AbstractSpikingNeuron, decay, default_spike_fn, exp_euler, spike_and_reset
 
@@ -123,7 +123,7 @@ class ALIF(AbstractSpikingNeuron):
         r"""The adaptive threshold $A = v_{th} + \beta a$ (mV)."""
         return self.v_th + self.beta * a
 
-    def step(self, state: ALIFState, x: Float[Array, "..."]) -> tuple[ALIFState, Float[Array, " n"]]:
+    def step(self, state: ALIFState, x: Float[ArrayLike, "..."]) -> tuple[ALIFState, Float[Array, " n"]]:
         x = self._check_step(state, ALIFState, x)
         v = exp_euler(state.v, self.v_rest + self.r * x, self.dt, self.tau)
         a = decay(self.dt, self.tau_a) * state.a

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, ParamLike, PRNGKeyArray, RealScalarLike
+from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
 from .._errors import check_positive
 from .._surrogate import AbstractSurrogate
 from ._base import DEFAULT_DT, AbstractNeuron, default_spike_fn, exp_euler
@@ -129,7 +129,7 @@ class HH(AbstractNeuron):
         ma, mb, ha, hb, na, nb = _rates(v)
         return HHState(v=v, m=ma / (ma + mb), h=ha / (ha + hb), n=na / (na + nb), spike=self._zeros())
 
-    def step(self, state: HHState, x: Float[Array, "..."]) -> tuple[HHState, Float[Array, " n"]]:
+    def step(self, state: HHState, x: Float[ArrayLike, "..."]) -> tuple[HHState, Float[Array, " n"]]:
         x = self._check_step(state, HHState, x)
         v, m, h, n = state.v, state.m, state.h, state.n
         g_na = self.g_na * m**3 * h

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 
-from .._custom_types import Array, Float, ParamLike, PRNGKeyArray, RealScalarLike
+from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
 from ._base import DEFAULT_DT, AbstractNeuron, decay, exp_euler
 
 
@@ -36,7 +36,7 @@ class Leaky(AbstractNeuron):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> LeakyState:
         return LeakyState(x=self._zeros())
 
-    def step(self, state: LeakyState, x: Float[Array, "..."]) -> tuple[LeakyState, Float[Array, " n"]]:
+    def step(self, state: LeakyState, x: Float[ArrayLike, "..."]) -> tuple[LeakyState, Float[Array, " n"]]:
         x = self._check_step(state, LeakyState, x)
         new = decay(self.dt, self.tau) * state.x + x
         return LeakyState(x=new), new
@@ -64,7 +64,7 @@ class Integrator(AbstractNeuron):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> LeakyState:
         return LeakyState(x=self._zeros())
 
-    def step(self, state: LeakyState, x: Float[Array, "..."]) -> tuple[LeakyState, Float[Array, " n"]]:
+    def step(self, state: LeakyState, x: Float[ArrayLike, "..."]) -> tuple[LeakyState, Float[Array, " n"]]:
         x = self._check_step(state, LeakyState, x)
         new = exp_euler(state.x, x, self.dt, self.tau)
         return LeakyState(x=new), new

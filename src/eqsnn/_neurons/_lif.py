@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, Int, ParamLike, PRNGKeyArray, RealScalarLike
+from .._custom_types import Array, ArrayLike, Float, Int, ParamLike, PRNGKeyArray, RealScalarLike
 from .._errors import check_positive
 from .._surrogate import AbstractSurrogate
 from ._base import DEFAULT_DT, AbstractSpikingNeuron, default_spike_fn, exp_euler, spike_and_reset
@@ -86,14 +86,12 @@ class IF(AbstractSpikingNeuron):
         self.dt = dt
         self.spike_fn = default_spike_fn() if spike_fn is None else spike_fn
         self.reset, self.detach_reset = reset, detach_reset
-        self._check_common(
-            dict(tau=tau, r=r, v_th=v_th, v_reset=v_reset, v_init=v_init), positive=("tau",)
-        )
+        self._check_common(dict(tau=tau, r=r, v_th=v_th, v_reset=v_reset, v_init=v_init), positive=("tau",))
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> LIFState:
         return LIFState(v=self._full(self.v_init), spike=self._zeros())
 
-    def step(self, state: LIFState, x: Float[Array, "..."]) -> tuple[LIFState, Float[Array, " n"]]:
+    def step(self, state: LIFState, x: Float[ArrayLike, "..."]) -> tuple[LIFState, Float[Array, " n"]]:
         x = self._check_step(state, LIFState, x)
         v = state.v + self.dt / self.tau * self.r * x
         spike, v = spike_and_reset(v, self.v_th, self.v_reset, self.spike_fn, self.reset, self.detach_reset)
@@ -166,11 +164,11 @@ class LIF(AbstractSpikingNeuron):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> LIFState:
         return LIFState(v=self._full(self.v_init), spike=self._zeros())
 
-    def integrate(self, v: Float[Array, " n"], x: Float[Array, "..."]) -> Float[Array, " n"]:
+    def integrate(self, v: Float[Array, " n"], x: Float[ArrayLike, "..."]) -> Float[Array, " n"]:
         """Sub-threshold update over one step (no spike, no reset)."""
         return exp_euler(v, self.v_rest + self.r * x, self.dt, self.tau)
 
-    def step(self, state: LIFState, x: Float[Array, "..."]) -> tuple[LIFState, Float[Array, " n"]]:
+    def step(self, state: LIFState, x: Float[ArrayLike, "..."]) -> tuple[LIFState, Float[Array, " n"]]:
         x = self._check_step(state, LIFState, x)
         v = self.integrate(state.v, x)
         spike, v = spike_and_reset(v, self.v_th, self.v_reset, self.spike_fn, self.reset, self.detach_reset)
@@ -207,7 +205,7 @@ class LifRef(LIF):
             i=jnp.zeros((), dtype=jnp.int32),
         )
 
-    def step(self, state: LifRefState, x: Float[Array, "..."]) -> tuple[LifRefState, Float[Array, " n"]]:
+    def step(self, state: LifRefState, x: Float[ArrayLike, "..."]) -> tuple[LifRefState, Float[Array, " n"]]:
         x = self._check_step(state, LifRefState, x)
         t = state.i.astype(state.v.dtype) * self.dt
         v = self.integrate(state.v, x)

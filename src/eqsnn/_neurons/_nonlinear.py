@@ -21,7 +21,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, Float, ParamLike, PRNGKeyArray, RealScalarLike
+from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
 from .._surrogate import AbstractSurrogate
 from ._base import DEFAULT_DT, AbstractSpikingNeuron, default_spike_fn, exp_euler, spike_and_reset
 
@@ -146,7 +146,7 @@ class ExpIF(_NonlinearIF):
         self._setup(size, dt, spike_fn, reset, detach_reset, **params)
         self._check_common(params, positive=("tau", "delta_t"))
 
-    def dv(self, v: Float[Array, " n"], x: Float[Array, "..."]) -> Float[Array, " n"]:
+    def dv(self, v: Float[Array, " n"], x: Float[ArrayLike, "..."]) -> Float[Array, " n"]:
         """The right-hand side $dv/dt$ (mV/ms)."""
         exp_v = self.delta_t * jnp.exp((v - self.v_t) / self.delta_t)
         return (-(v - self.v_rest) + exp_v + self.r * x) / self.tau
@@ -154,7 +154,7 @@ class ExpIF(_NonlinearIF):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> ExpIFState:
         return ExpIFState(v=self._full(self.v_init), spike=self._zeros())
 
-    def step(self, state: ExpIFState, x: Float[Array, "..."]) -> tuple[ExpIFState, Float[Array, " n"]]:
+    def step(self, state: ExpIFState, x: Float[ArrayLike, "..."]) -> tuple[ExpIFState, Float[Array, " n"]]:
         x = self._check_step(state, ExpIFState, x)
         v = exp_euler_auto(lambda v: self.dv(v, x), state.v, self.dt)
         spike, v = self._spike(v, self.v_reset)
@@ -240,7 +240,7 @@ class AdEx(_NonlinearIF):
         self._setup(size, dt, spike_fn, reset, detach_reset, **params)
         self._check_common(params, positive=("tau", "tau_w", "delta_t"))
 
-    def dv(self, v: Float[Array, " n"], w: Float[Array, " n"], x: Float[Array, "..."]) -> Float[Array, " n"]:
+    def dv(self, v: Float[Array, " n"], w: Float[Array, " n"], x: Float[ArrayLike, "..."]) -> Float[Array, " n"]:
         """The right-hand side $dv/dt$ (mV/ms)."""
         exp_v = self.delta_t * jnp.exp((v - self.v_t) / self.delta_t)
         return (-(v - self.v_rest) + exp_v - self.r * w + self.r * x) / self.tau
@@ -248,7 +248,7 @@ class AdEx(_NonlinearIF):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> AdExState:
         return AdExState(v=self._full(self.v_init), w=self._full(self.w_init), spike=self._zeros())
 
-    def step(self, state: AdExState, x: Float[Array, "..."]) -> tuple[AdExState, Float[Array, " n"]]:
+    def step(self, state: AdExState, x: Float[ArrayLike, "..."]) -> tuple[AdExState, Float[Array, " n"]]:
         x = self._check_step(state, AdExState, x)
         v = exp_euler_auto(lambda v: self.dv(v, state.w, x), state.v, self.dt)
         w = exp_euler(state.w, self.a * (state.v - self.v_rest), self.dt, self.tau_w)
@@ -309,14 +309,14 @@ class QuaIF(_NonlinearIF):
         self._setup(size, dt, spike_fn, reset, detach_reset, **params)
         self._check_common(params, positive=("tau",))
 
-    def dv(self, v: Float[Array, " n"], x: Float[Array, "..."]) -> Float[Array, " n"]:
+    def dv(self, v: Float[Array, " n"], x: Float[ArrayLike, "..."]) -> Float[Array, " n"]:
         """The right-hand side $dv/dt$ (mV/ms)."""
         return (self.c * (v - self.v_rest) * (v - self.v_c) + self.r * x) / self.tau
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> ExpIFState:
         return ExpIFState(v=self._full(self.v_init), spike=self._zeros())
 
-    def step(self, state: ExpIFState, x: Float[Array, "..."]) -> tuple[ExpIFState, Float[Array, " n"]]:
+    def step(self, state: ExpIFState, x: Float[ArrayLike, "..."]) -> tuple[ExpIFState, Float[Array, " n"]]:
         x = self._check_step(state, ExpIFState, x)
         v = exp_euler_auto(lambda v: self.dv(v, x), state.v, self.dt)
         spike, v = self._spike(v, self.v_reset)
@@ -387,7 +387,7 @@ class Izhikevich(_NonlinearIF):
         params["u_init"] = 0.0 if u_init is None else u_init
         self._check_common(params, positive=("a",))
 
-    def dv(self, v: Float[Array, " n"], u: Float[Array, " n"], x: Float[Array, "..."]) -> Float[Array, " n"]:
+    def dv(self, v: Float[Array, " n"], u: Float[Array, " n"], x: Float[ArrayLike, "..."]) -> Float[Array, " n"]:
         """The right-hand side $dv/dt$ (mV/ms)."""
         return self.p1 * v * v + self.p2 * v + self.p3 - u + x
 
@@ -396,7 +396,7 @@ class Izhikevich(_NonlinearIF):
         u = self.b * v if self.u_init is None else self._full(self.u_init)
         return IzhikevichState(v=v, u=self._full(u), spike=self._zeros())
 
-    def step(self, state: IzhikevichState, x: Float[Array, "..."]) -> tuple[IzhikevichState, Float[Array, " n"]]:
+    def step(self, state: IzhikevichState, x: Float[ArrayLike, "..."]) -> tuple[IzhikevichState, Float[Array, " n"]]:
         x = self._check_step(state, IzhikevichState, x)
         v = exp_euler_auto(lambda v: self.dv(v, state.u, x), state.v, self.dt)
         u = exp_euler(state.u, self.b * state.v, self.dt, 1.0 / jnp.asarray(self.a))

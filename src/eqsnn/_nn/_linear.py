@@ -11,9 +11,12 @@ import numpy as np
 
 from .._core import AbstractDynamics
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
-from .._errors import check_param_shape, check_size
+from .._errors import check_input, check_param_shape, check_size
 
 Initializer = Callable[..., Array]
+
+#: BrainPy's `KaimingNormal(scale=2.)`: variance 2 / fan_in, truncated normal.
+HE_NORMAL: Initializer = jax.nn.initializers.he_normal()
 
 
 class AbstractStateless(AbstractDynamics[None, Array, Array]):
@@ -23,12 +26,14 @@ class AbstractStateless(AbstractDynamics[None, Array, Array]):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> None:
         return None
 
-    def step(self, state: None, x: Float[Array, "..."]) -> tuple[None, Float[Array, "..."]]:
+    def step(self, state: None, x: Float[ArrayLike, "..."]) -> tuple[None, Float[Array, "..."]]:
         if state is not None:
-            raise TypeError(f"{type(self).__name__}: `state` must be None (a stateless layer), got {type(state).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: `state` must be None (a stateless layer), got {type(state).__name__}"
+            )
         return None, self(x)
 
-    def __call__(self, x: Float[Array, "..."]) -> Float[Array, "..."]:
+    def __call__(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
         raise NotImplementedError
 
 
@@ -60,7 +65,7 @@ class Linear(AbstractStateless):
         out_features: int,
         *,
         key: PRNGKeyArray,
-        w_init: Initializer = jax.nn.initializers.he_normal(),
+        w_init: Initializer = HE_NORMAL,
         b_init: Initializer = jax.nn.initializers.zeros,
         use_bias: bool = True,
     ):
@@ -71,10 +76,9 @@ class Linear(AbstractStateless):
         self.bias = b_init(bkey, (out_features,), jnp.zeros(()).dtype) if use_bias else None
 
     def __call__(self, x: Float[Array, "... in"]) -> Float[Array, "... out"]:
+        x = check_input("x", x, None, owner="Linear")
         if x.shape[-1:] != (self.in_features,):
-            raise ValueError(
-                f"Linear: `x` must end with in_features={self.in_features}, got shape {tuple(x.shape)}"
-            )
+            raise ValueError(f"Linear: `x` must end with in_features={self.in_features}, got shape {tuple(x.shape)}")
         y = x @ self.weight
         return y if self.bias is None else y + self.bias
 
@@ -102,6 +106,7 @@ class OneToOne(AbstractStateless):
         self.weight = weight
 
     def __call__(self, x: Float[Array, "... size"]) -> Float[Array, "... size"]:
+        x = check_input("x", x, None, owner="OneToOne")
         if x.shape[-1:] != (self.size,):
             raise ValueError(f"OneToOne: `x` must end with size={self.size}, got shape {tuple(x.shape)}")
         return x * self.weight
@@ -172,6 +177,7 @@ class FixedProb(AbstractStateless):
         return jnp.where(self.mask, self.weight, 0.0)
 
     def __call__(self, x: Float[Array, "... in"]) -> Float[Array, "... out"]:
+        x = check_input("x", x, None, owner="FixedProb")
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"FixedProb: `x` must end with in_features={self.in_features}, got shape {tuple(x.shape)}")
         return x @ self.effective_weight()
