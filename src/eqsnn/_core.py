@@ -37,11 +37,9 @@ class AbstractDynamics(eqx.Module, Generic[State, X, Y]):
     depend on the state out of the time loop: `prepare_inputs(xs)` transforms
     the whole input sequence `xs: [T, ...]` once, and
     `step_prepared(state, u_t)` consumes one prepared element. The contract is
-    `step(s, x) == step_prepared(s, prepare_inputs(x[None])[0])`, and
-    `prepare_inputs` must act on each time step on its own ($u_t = f(x_t)$),
-    so that it commutes with slicing the sequence (checkpointed runs prepare
-    one segment at a time). The default (identity and `step`) satisfies both
-    trivially. [`eqsnn.run`][] uses this path.
+    `step(s, x) == step_prepared(s, prepare_inputs(x[None])[0])`; the default
+    (identity and `step`) satisfies it trivially. [`eqsnn.run`][] uses this
+    path.
     """
 
     @abc.abstractmethod
@@ -230,6 +228,8 @@ def run(
     if checkpoint is not None and (isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint <= 0):
         raise ValueError(f"run: `checkpoint` must be a positive int (steps per segment) or None, got {checkpoint!r}")
 
+    us = model.prepare_inputs(xs)
+
     def body(s, u):
         s, y = model.step_prepared(s, u)
         if monitor is None:
@@ -237,9 +237,9 @@ def run(
         return s, (y, monitor(s))
 
     if checkpoint is None or checkpoint >= num_steps:
-        final, out = jax.lax.scan(body, state, model.prepare_inputs(xs))
+        final, out = jax.lax.scan(body, state, us)
     else:
-        final, out = _segmented_scan(model.prepare_inputs, body, state, xs, num_steps, checkpoint)
+        final, out = _segmented_scan(body, state, us, num_steps, checkpoint)
 
     if monitor is None:
         return final, out
@@ -247,24 +247,21 @@ def run(
     return final, ys, monitored
 
 
-def _segmented_scan(prepare, body, state, xs, num_steps: int, segment: int):
-    """Scan over `num_steps // segment` rematerialised segments, then the tail.
-
-    Each segment prepares its own inputs inside the checkpoint, so neither the
-    prepared sequence nor its cotangent is ever held for all `T` steps."""
+def _segmented_scan(body, state, us, num_steps: int, segment: int):
+    """Scan over `num_steps // segment` rematerialised segments, then the tail."""
     num_seg = num_steps // segment
     head = num_seg * segment
-    xs_head = jtu.tree_map(lambda x: x[:head].reshape((num_seg, segment) + x.shape[1:]), xs)
-    xs_tail = jtu.tree_map(lambda x: x[head:], xs)
+    us_head = jtu.tree_map(lambda u: u[:head].reshape((num_seg, segment) + u.shape[1:]), us)
+    us_tail = jtu.tree_map(lambda u: u[head:], us)
 
     @jax.checkpoint
-    def seg_body(s, x_seg):
-        return jax.lax.scan(body, s, prepare(x_seg))
+    def seg_body(s, u_seg):
+        return jax.lax.scan(body, s, u_seg)
 
-    state, out_head = jax.lax.scan(seg_body, state, xs_head)
+    state, out_head = jax.lax.scan(seg_body, state, us_head)
     out_head = jtu.tree_map(lambda o: o.reshape((head,) + o.shape[2:]), out_head)
     if head == num_steps:
         return state, out_head
-    state, out_tail = jax.lax.scan(body, state, prepare(xs_tail))
+    state, out_tail = jax.lax.scan(body, state, us_tail)
     out = jtu.tree_map(lambda a, b: jnp.concatenate([a, b], axis=0), out_head, out_tail)
     return state, out
