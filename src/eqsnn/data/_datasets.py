@@ -9,7 +9,6 @@ import http.client
 import os
 from pathlib import Path
 import sys
-import tempfile
 import urllib.request
 import zlib
 
@@ -17,6 +16,7 @@ from jaxtyping import Int32, UInt8
 import numpy as np
 
 from .._errors import check_choice
+from .._io import atomic_write
 from ._idx import IDXError, parse_idx, read_idx_bytes
 
 #: Environment variable naming a folder searched after `root` (datasets in sub-folders or directly inside).
@@ -156,21 +156,6 @@ def _verified_content(payload: bytes, file: _File) -> bytes:
     except IDXError as err:
         raise DownloadError(str(err)) from None
     return content
-
-
-def atomic_write(path: Path, content: bytes) -> None:
-    """Write `content` to a temporary file next to `path`, then rename it: `path` is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download(dataset: _Dataset, file: _File, directory: Path, mirrors: Sequence[str] | None = None) -> Path:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 
 from .._custom_types import PyTree
-from ._history import atomic_write_bytes
+from .._io import atomic_write
 
 MAGIC = b"EQSNN-CHECKPOINT/1\n"
 FILENAME = "checkpoint.eqx"
@@ -43,7 +43,7 @@ def save_checkpoint(path: str | os.PathLike, model: PyTree, opt_state: PyTree, m
     header["payload_bytes"] = len(payload)
     header["payload_sha256"] = hashlib.sha256(payload).hexdigest()
     hbytes = json.dumps(header).encode()
-    atomic_write_bytes(Path(path), MAGIC + len(hbytes).to_bytes(8, "little") + hbytes + payload)
+    atomic_write(path, MAGIC + len(hbytes).to_bytes(8, "little") + hbytes + payload)
 
 
 def load_checkpoint(path: str | os.PathLike, model_like: PyTree, opt_state_like: PyTree) -> tuple[PyTree, PyTree, dict]:

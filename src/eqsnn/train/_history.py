@@ -6,10 +6,11 @@ import json
 import math
 import os
 from pathlib import Path
-import tempfile
 from typing import Any
 
 import numpy as np
+
+from .._io import atomic_write
 
 MODES = ("fit", "test")
 _FORMAT = "eqsnn.History/1"
@@ -107,7 +108,7 @@ class History:
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as JSON to `path` (temporary file, then rename)."""
         path = Path(path)
-        atomic_write_bytes(path, json.dumps(self.to_dict()).encode())
+        atomic_write(path, json.dumps(self.to_dict()).encode())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
@@ -127,19 +128,3 @@ class History:
     def __repr__(self) -> str:
         last = {m: self.epochs[m][-1] if self.epochs[m] else {} for m in MODES}
         return f"History(num_epochs={self.num_epochs}, last={last})"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
