@@ -1,7 +1,10 @@
 """Break one W2 training step into its parts (forward / backward of each), median ms over 15 calls.
 
 Run from the repository root: `python benchmarks/profile_w2.py` (needs the Fashion-MNIST files).
+Gradients are taken with `eqx.filter_grad`, i.e. of the trainable (inexact array) leaves only, as in training.
 """
+
+from __future__ import annotations
 
 import time
 
@@ -16,67 +19,62 @@ from eqsnn.encoding import latency_steps
 from eqsnn.nn import SpikeSteps
 
 B, T = 256, 100
-x_all, y_all = eqsnn.data.fashion_mnist("train")
-xb = jnp.asarray(x_all[:B].reshape(B, -1))
-yb = jnp.asarray(y_all[:B])
-model = eqsnn.models.SNN(784, 100, 10, key=jax.random.key(0), dt=1.0)
 
 
-def enc(xb):
-    st = latency_steps(xb.astype(jnp.float32) / 255.0, T, tau=20.0, dt=1.0)
-    return jax.vmap(lambda s: SpikeSteps(s, T))(st)
+def main() -> None:
+    x_all, y_all = eqsnn.data.fashion_mnist("train")
+    xb = jnp.asarray(x_all[:B].reshape(B, -1))
+    yb = jnp.asarray(y_all[:B])
+    model = eqsnn.models.SNN(784, 100, 10, key=jax.random.key(0), dt=1.0)
 
+    def encode():
+        steps = latency_steps(xb.astype(jnp.float32) / 255.0, T, tau=20.0, dt=1.0)
+        return jax.vmap(lambda s: SpikeSteps(s, T))(steps)
 
-def fwd(m, mon):
-    xs = enc(xb)
-    if mon:
-        _, ys, mo = jax.vmap(lambda x: eqsnn.run(m, x, monitor=eqsnn.models.hidden_spikes))(xs)
-        spk = mo["r.spike"]
-        return (
-            optax.softmax_cross_entropy_with_integer_labels(ys.max(1), yb).mean()
-            + 1e-5 * spk.sum()
-            + 1e-5 * jnp.mean(spk.sum((0, 1)) ** 2)
-        )
-    _, ys = jax.vmap(lambda x: eqsnn.run(m, x))(xs)
-    return optax.softmax_cross_entropy_with_integer_labels(ys.max(1), yb).mean()
+    def ce(ys):
+        return optax.softmax_cross_entropy_with_integer_labels(ys.max(1), yb).mean()
 
+    def whole(m, monitor: bool):
+        xs = encode()
+        if not monitor:
+            return ce(jax.vmap(lambda x: eqsnn.run(m, x)[1])(xs))
+        _, ys, mon = jax.vmap(lambda x: eqsnn.run(m, x, monitor=eqsnn.models.hidden_spikes))(xs)
+        spikes = mon["r.spike"]
+        return ce(ys) + 1e-5 * spikes.sum() + 1e-5 * jnp.mean(spikes.sum((0, 1)) ** 2)
 
-def currents_only(m):
-    xs = enc(xb)
-    return jax.vmap(m.prepare_inputs)(xs).sum()
+    def projection(m):
+        return jax.vmap(m.prepare_inputs)(encode()).sum()
 
+    currents = eqx.filter_jit(lambda m: jax.vmap(m.prepare_inputs)(encode()))(model)
 
-def rec_only(m, u):
-    def one(u):
-        s = m.init_state()
+    def recurrence(m):
+        def one(u):
+            return jax.lax.scan(lambda s, ut: m.step_prepared(s, ut), m.init_state(), u)[1]
 
-        def body(s, ut):
-            return m.step_prepared(s, ut)
+        return ce(jax.vmap(one)(currents))
 
-        return jax.lax.scan(body, s, u)[1]
-
-    ys = jax.vmap(one)(u)
-    return optax.softmax_cross_entropy_with_integer_labels(ys.max(1), yb).mean()
-
-
-u = eqx.filter_jit(lambda m: jax.vmap(m.prepare_inputs)(enc(xb)))(model)
-cases = {
-    "encode only": eqx.filter_jit(lambda m: enc(xb).times.sum()),
-    "event proj fwd": eqx.filter_jit(currents_only),
-    "event proj fwd+bwd": eqx.filter_jit(eqx.filter_grad(currents_only)),
-    "recurrence fwd (u given)": eqx.filter_jit(lambda m: rec_only(m, u)),
-    "recurrence fwd+bwd (u given)": eqx.filter_jit(eqx.filter_grad(lambda m: rec_only(m, u))),
-    "full fwd, no monitor": eqx.filter_jit(lambda m: fwd(m, False)),
-    "full fwd+bwd, no monitor": eqx.filter_jit(eqx.filter_grad(lambda m: fwd(m, False))),
-    "full fwd+bwd, monitor+L1/L2": eqx.filter_jit(eqx.filter_grad(lambda m: fwd(m, True))),
-}
-for f in cases.values():
-    jax.block_until_ready(f(model))
-res = {k: [] for k in cases}
-for r in range(15):
-    for k, f in cases.items():
-        t = time.perf_counter()
+    cases = {
+        "latency encoding": lambda m: encode().times.sum(),
+        "event projection fwd": projection,
+        "event projection fwd+bwd": eqx.filter_grad(projection),
+        "recurrence fwd (currents given)": recurrence,
+        "recurrence fwd+bwd (currents given)": eqx.filter_grad(recurrence),
+        "whole model fwd, no monitor": lambda m: whole(m, False),
+        "whole model fwd+bwd, no monitor": eqx.filter_grad(lambda m: whole(m, False)),
+        "whole model fwd+bwd, monitor + L1/L2": eqx.filter_grad(lambda m: whole(m, True)),
+    }
+    cases = {name: eqx.filter_jit(f) for name, f in cases.items()}
+    for f in cases.values():
         jax.block_until_ready(f(model))
-        res[k].append(time.perf_counter() - t)
-for k in res:
-    print(f"{k:35s} {1000 * np.median(res[k]):7.1f} ms")
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(15):  # interleaved, so load changes hit every case alike
+        for name, f in cases.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(model))
+            times[name].append(time.perf_counter() - t0)
+    for name, ts in times.items():
+        print(f"{name:40s} {1000 * np.median(ts):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
