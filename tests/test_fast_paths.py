@@ -175,15 +175,29 @@ def test_snn_event_path_equals_step_loop(getkey):
             state, y = model.step(state, jnp.asarray(dense[t]))
             loop.append(y)
         np.testing.assert_allclose(ys, np.stack(loop), rtol=1e-5, atol=1e-5)
-        # one element of a SpikeSteps is a valid step input, too
-        s1, y1 = model.step(model.init_state(), _element(times[b], 0))
-        s2, y2 = model.step(model.init_state(), jnp.asarray(dense[0]))
-        np.testing.assert_allclose(y1, y2, rtol=1e-6)
 
 
-def _element(times, t):
+@settings(max_examples=15)
+@given(times=times_strategy, start=st.integers(0, T - 1), size=st.integers(1, T))
+def test_spike_steps_segment_is_a_slice_of_the_train(times, start, size):
+    size = min(size, T - start)  # a segment lies inside the sequence
+    xs = SpikeSteps(jnp.asarray(times), T)
+    seg = xs.segment(start, size)
+    full = np.asarray(xs.dense())
+    assert seg.num_steps == size
+    np.testing.assert_array_equal(np.asarray(seg.dense()), full[start : start + size])
+
+
+def test_model_without_event_path_gets_the_dense_train(getkey):
+    """Any model accepts SpikeSteps: run() materialises it when prepare_inputs does not consume it."""
+    model = eqsnn.Sequential(eqsnn.nn.Linear(N_IN, 4, key=getkey()), eqsnn.neurons.LIF(4, v_th=0.2, dt=1.0))
+    times = jax.random.randint(getkey(), (N_IN,), 0, T + 3)
     xs = SpikeSteps(times, T)
-    return jax.tree_util.tree_map(lambda a: a[t], xs)
+    _, y_ev = eqsnn.run(model, xs)
+    _, y_de = eqsnn.run(model, xs.dense())
+    np.testing.assert_array_equal(np.asarray(y_ev), np.asarray(y_de))
+    _, y_ck = eqsnn.run(model, xs, checkpoint=3)
+    np.testing.assert_array_equal(np.asarray(y_ck), np.asarray(y_de))
 
 
 def test_snn_event_path_gradients_equal_dense(getkey):

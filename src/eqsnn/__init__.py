@@ -15,6 +15,7 @@ from . import (
 )
 from ._core import (
     AbstractDynamics as AbstractDynamics,
+    AbstractSequence as AbstractSequence,
     Sequential as Sequential,
     is_stateless as is_stateless,
     run as run,

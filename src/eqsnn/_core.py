@@ -18,6 +18,30 @@ X = TypeVar("X")
 Y = TypeVar("Y")
 
 
+class AbstractSequence(eqx.Module):
+    r"""An input sequence of `num_steps` steps that is not stored step by step.
+
+    [`eqsnn.run`][] accepts one wherever it accepts a `[T, ...]` array. A model
+    that knows the type consumes it in `prepare_inputs` (for example
+    [`eqsnn.models.SNN`][] projects [`eqsnn.nn.SpikeSteps`][] event by event);
+    otherwise `run` calls `materialise()` and scans the arrays. A checkpointed
+    `run` cuts it with `segment`, so the full `[T, ...]` form is never built.
+    """
+
+    @property
+    @abc.abstractmethod
+    def num_steps(self) -> int:
+        """$T$, the number of steps (a Python int)."""
+
+    @abc.abstractmethod
+    def segment(self, start: Any, size: int) -> AbstractSequence:
+        """Steps `start, ..., start + size - 1` (`start` may be traced; `size` is static)."""
+
+    @abc.abstractmethod
+    def materialise(self) -> PyTree:
+        """The sequence as arrays with a leading time axis `[T, ...]`."""
+
+
 class AbstractDynamics(eqx.Module, Generic[State, X, Y]):
     r"""A discrete-time dynamical system for ONE sample, with explicit state.
 
@@ -140,6 +164,8 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
 
     def prepare_inputs(self, xs: Any) -> Any:
         n = self._num_hoisted()
+        if n and isinstance(xs, AbstractSequence):
+            xs = xs.materialise()
         for layer in self.layers[:n]:
             xs = jax.vmap(lambda x, layer=layer: layer.step(None, x)[1])(xs)
         return self.layers[n].prepare_inputs(xs)
@@ -157,6 +183,8 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
 
 
 def _leading_length(xs: PyTree) -> int:
+    if isinstance(xs, AbstractSequence):
+        return xs.num_steps
     leaves = jtu.tree_leaves(xs)
     if not leaves:
         raise ValueError("run: `xs` must contain at least one array with a leading time axis, got none")
@@ -203,7 +231,8 @@ def run(
     **Arguments:**
 
     - `model`: any [`eqsnn.AbstractDynamics`][] (one sample).
-    - `xs`: inputs `[T, ...]` (any PyTree whose leaves share `T`).
+    - `xs`: inputs `[T, ...]` (any PyTree whose leaves share `T`), or an
+      [`eqsnn.AbstractSequence`][] such as [`eqsnn.nn.SpikeSteps`][].
     - `state`: the initial state; `None` means `model.init_state()`.
     - `monitor`: a function of the state, called after every step; its
       results are stacked over time (`[T, ...]`). A dict of named arrays is
@@ -228,7 +257,9 @@ def run(
     if checkpoint is not None and (isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint <= 0):
         raise ValueError(f"run: `checkpoint` must be a positive int (steps per segment) or None, got {checkpoint!r}")
 
-    us = model.prepare_inputs(xs)
+    def prepare(x):
+        us = model.prepare_inputs(x)
+        return us.materialise() if isinstance(us, AbstractSequence) else us
 
     def body(s, u):
         s, y = model.step_prepared(s, u)
@@ -237,9 +268,9 @@ def run(
         return s, (y, monitor(s))
 
     if checkpoint is None or checkpoint >= num_steps:
-        final, out = jax.lax.scan(body, state, us)
+        final, out = jax.lax.scan(body, state, prepare(xs))
     else:
-        final, out = _segmented_scan(body, state, us, num_steps, checkpoint)
+        final, out = _segmented_scan(prepare, body, state, xs, num_steps, checkpoint)
 
     if monitor is None:
         return final, out
@@ -247,21 +278,31 @@ def run(
     return final, ys, monitored
 
 
-def _segmented_scan(body, state, us, num_steps: int, segment: int):
-    """Scan over `num_steps // segment` rematerialised segments, then the tail."""
+def _segment(xs: Any, start: Any, size: int) -> Any:
+    if isinstance(xs, AbstractSequence):
+        return xs.segment(start, size)
+    return jtu.tree_map(lambda x: jax.lax.dynamic_slice_in_dim(x, start, size, axis=0), xs)
+
+
+def _segmented_scan(prepare, body, state, xs, num_steps: int, segment: int):
+    """Scan over `num_steps // segment` rematerialised segments, then the tail.
+
+    Each segment cuts its inputs out of `xs` and prepares them inside the
+    checkpoint, so neither the prepared sequence nor its cotangent is held for
+    all `T` steps, and an [`eqsnn.AbstractSequence`][] is never materialised
+    whole."""
     num_seg = num_steps // segment
     head = num_seg * segment
-    us_head = jtu.tree_map(lambda u: u[:head].reshape((num_seg, segment) + u.shape[1:]), us)
-    us_tail = jtu.tree_map(lambda u: u[head:], us)
 
     @jax.checkpoint
-    def seg_body(s, u_seg):
-        return jax.lax.scan(body, s, u_seg)
+    def seg_body(s, start):
+        return jax.lax.scan(body, s, prepare(_segment(xs, start, segment)))
 
-    state, out_head = jax.lax.scan(seg_body, state, us_head)
+    starts = jnp.arange(num_seg, dtype=jnp.int32) * segment
+    state, out_head = jax.lax.scan(seg_body, state, starts)
     out_head = jtu.tree_map(lambda o: o.reshape((head,) + o.shape[2:]), out_head)
     if head == num_steps:
         return state, out_head
-    state, out_tail = jax.lax.scan(body, state, us_tail)
+    state, out_tail = jax.lax.scan(body, state, prepare(_segment(xs, jnp.int32(head), num_steps - head)))
     out = jtu.tree_map(lambda a, b: jnp.concatenate([a, b], axis=0), out_head, out_tail)
     return state, out

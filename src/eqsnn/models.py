@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 
 from ._core import AbstractDynamics
-from ._custom_types import Array, Float, PRNGKeyArray, RealScalarLike
+from ._custom_types import Array, ArrayLike, Float, PRNGKeyArray, RealScalarLike
 from ._neurons._base import DEFAULT_DT
 from ._neurons._leaky import Leaky, LeakyState
 from ._neurons._lif import LifRef, LifRefState
@@ -100,9 +100,7 @@ class SNN(AbstractDynamics[SNNState, Array, Array]):
             i2r=self.i2r.init_state(), r2o=self.r2o.init_state(), r=self.r.init_state(), o=self.o.init_state()
         )
 
-    def step(self, state: SNNState, x: Float[Array, " n_in"] | SpikeSteps) -> tuple[SNNState, Float[Array, " n_out"]]:
-        if isinstance(x, SpikeSteps):
-            x = x.dense()
+    def step(self, state: SNNState, x: Float[ArrayLike, " n_in"]) -> tuple[SNNState, Float[Array, " n_out"]]:
         _, c = self.i2r.comm.step(None, x)
         return self.step_prepared(state, c)
 
@@ -111,8 +109,7 @@ class SNN(AbstractDynamics[SNNState, Array, Array]):
         dense train, [`eqsnn.nn.event_matmul`][] for [`eqsnn.nn.SpikeSteps`][]."""
         if isinstance(xs, SpikeSteps):
             comm = self.i2r.comm
-            # relative to the first step of `xs`, so a segment of a longer sequence works too
-            u = event_matmul(xs.spike_times() - xs.step[0], comm.weight, xs.num_steps)
+            u = event_matmul(xs.spike_times(), comm.weight, xs.num_steps)
             return u if comm.bias is None else u + comm.bias
         return self.i2r.prepare_inputs(xs)
 

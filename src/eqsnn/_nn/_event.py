@@ -36,6 +36,7 @@ from jax.interpreters import ad, batching, mlir
 import jax.numpy as jnp
 from jaxtyping import Shaped
 
+from .._core import AbstractSequence
 from .._custom_types import Array, ArrayLike, Float, Int
 from .._errors import check_size
 
@@ -188,22 +189,17 @@ def first_spike_steps(spikes: Shaped[Array, "T n_in"]) -> Int[Array, " n_in"]:
     return jnp.min(jnp.where(spikes != 0, steps, num_steps), axis=0).astype(jnp.int32)
 
 
-class SpikeSteps(eqx.Module):
+class SpikeSteps(AbstractSequence):
     r"""A spike-once input sequence (a latency code) given by each input's spike step.
 
-    $$ x_{t,i} = [\tau_i = t], \qquad t = 0, \dots, T - 1 $$
+    $$ x_{t,i} = [\tau_i - o = t], \qquad t = 0, \dots, T - 1 $$
 
-    It has a leading time axis like any eqsnn input sequence, so
-    [`eqsnn.run`][], `jax.vmap` and checkpointing take it as they take a dense
-    `[T, n_in]` spike train; one element (`xs[t]`) is the step index `step`
-    and the spike steps `times`, and [`SpikeSteps.dense`][] gives the 0/1
-    spike vector. A model that knows the event path (such as
-    [`eqsnn.models.SNN`][]) projects it with [`eqsnn.nn.event_matmul`][]
-    instead of a dense matmul.
-
-    `times` is stored broadcast along time (`[T, n_in]`, every row equal): built
-    inside `jit`, the broadcast is never materialised (XLA folds the slice of
-    a broadcast), so the input costs `n_in` integers per sample.
+    It stores `n_in` integers per sample, never the `[T, n_in]` train:
+    [`eqsnn.run`][] accepts it like a dense spike train, a model that knows
+    the event path (such as [`eqsnn.models.SNN`][]) projects it with
+    [`eqsnn.nn.event_matmul`][], any other model gets `dense()`, and a
+    checkpointed run cuts it into segments (`segment`) without building the
+    train. `jax.vmap` over a batch of `times` gives a batch of sequences.
 
     **Arguments:**
 
@@ -211,30 +207,44 @@ class SpikeSteps(eqx.Module):
       [`eqsnn.encoding.latency_steps`][]; a value outside `[0, num_steps)`
       means "no spike".
     - `num_steps`: $T$, a positive int.
+    - `offset`: $o$, the step of `times` that is this sequence's step 0
+      (default `0`; `segment` sets it).
     """
 
-    step: Int[Array, " T"]
-    times: Int[Array, "T n_in"]
+    times: Int[Array, " n_in"]
+    offset: Int[Array, ""]
+    length: int = eqx.field(static=True)
 
-    def __init__(self, times: Int[ArrayLike, " n_in"], num_steps: int):
+    def __init__(self, times: Int[ArrayLike, " n_in"], num_steps: int, *, offset: Int[ArrayLike, ""] = 0):
         num_steps = check_size("num_steps", num_steps, owner="SpikeSteps")
         times = jnp.asarray(times)
         if times.ndim != 1 or not jnp.issubdtype(times.dtype, jnp.integer):
             raise TypeError(
                 f"SpikeSteps: `times` must be an integer array [n_in], got {times.dtype}{list(times.shape)}"
             )
-        self.step = jnp.arange(num_steps, dtype=jnp.int32)
-        self.times = jnp.broadcast_to(times.astype(jnp.int32), (num_steps, times.shape[0]))
+        self.times = times.astype(jnp.int32)
+        self.offset = jnp.asarray(offset, dtype=jnp.int32)
+        self.length = num_steps
 
     @property
     def num_steps(self) -> int:
-        """$T$ (the leading axis; for one element `xs[t]`, `0`)."""
-        return self.step.shape[0] if self.step.ndim else 0
+        """$T$."""
+        return self.length
 
     def spike_times(self) -> Int[Array, " n_in"]:
-        """The spike step of each input, `[n_in]` (the first row of `times`)."""
-        return self.times[0]
+        """The spike step of each input relative to this sequence's step 0, `[n_in]`."""
+        return self.times - self.offset
 
-    def dense(self) -> Float[Array, "*T n_in"]:
-        r"""The 0/1 spike train $x_{t,i} = [\tau_i = t]$: `[T, n_in]`, or `[n_in]` for one element."""
-        return (self.times == self.step[..., None]).astype(jnp.zeros(()).dtype)
+    def segment(self, start: Int[ArrayLike, ""], size: int) -> SpikeSteps:
+        """Steps `start, ..., start + size - 1` (with `start + size <= num_steps`) as a
+        `SpikeSteps` of `size` steps, without building the train."""
+        return SpikeSteps(self.times, size, offset=self.offset + jnp.asarray(start, dtype=jnp.int32))
+
+    def dense(self) -> Float[Array, "T n_in"]:
+        r"""The 0/1 spike train $x_{t,i}$, `[T, n_in]`."""
+        steps = jnp.arange(self.length, dtype=jnp.int32)[:, None]
+        return (self.spike_times()[None, :] == steps).astype(jnp.zeros(()).dtype)
+
+    def materialise(self) -> Float[Array, "T n_in"]:
+        """Same as `dense()`."""
+        return self.dense()
