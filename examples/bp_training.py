@@ -241,7 +241,7 @@ def main(argv=None) -> None:
     for name in parts:
         print(f"=== {name} ===")
         t0 = time.perf_counter()
-        k = jax.random.fold_in(key, parts.index(name))
+        k = jax.random.fold_in(key, ["ann", "snn", "custom"].index(name))  # same key whether run alone or in "all"
         if name == "ann":
             _, history = part_ann(args, data, k)
             save_part(out / name, name, history, time.perf_counter() - t0)
@@ -249,8 +249,9 @@ def main(argv=None) -> None:
             _, history, spikes = part_snn(args, data, k)
             extra = {"dt_ms": args.dt, "lr": args.snn_lr, "lr_decay": args.snn_lr_decay}
             save_part(out / name, name, history, time.perf_counter() - t0, extra)
-            fig = eqsnn.plot.raster(spikes[0], dt=args.dt)
-            fig.suptitle("hidden spikes, first test image")
+            titles = [f"test image {k + 1}" for k in range(len(spikes))]
+            fig = eqsnn.plot.raster(spikes, dt=args.dt, titles=titles, markersize=6.0)
+            fig.suptitle("hidden-layer spikes of the trained SNN")
             fig.savefig(out / name / "raster.png", dpi=110)
         else:
             _, history = part_custom(args, data, k)

@@ -70,7 +70,22 @@ def test_raster_has_one_point_per_spike(tmp_path):
     fig.savefig(tmp_path / "raster.png")
     _check_png(tmp_path / "raster.png")
     with pytest.raises(ValueError, match=r"\[T, N\]"):
-        plot.raster(np.zeros((2, 3, 4)))
+        plot.raster(np.zeros((2, 3, 4, 5)))
+
+
+def test_raster_of_several_samples_has_one_panel_each():
+    rng = np.random.default_rng(1)
+    spikes = (rng.random((3, 40, 6)) < 0.1).astype(np.float32)
+    fig = plot.raster(spikes, titles=["a", "b", "c"])
+    assert len(fig.axes) == 3
+    for ax, sample, title in zip(fig.axes, spikes, "abc", strict=True):
+        (points,) = ax.collections
+        t_idx, n_idx = np.nonzero(sample)
+        offsets = np.asarray(points.get_offsets()).reshape(-1, 2)
+        np.testing.assert_allclose(sorted(map(tuple, offsets)), sorted(zip(t_idx, n_idx, strict=True)))
+        assert ax.get_title() == title
+    with pytest.raises(ValueError, match="titles"):
+        plot.raster(spikes, titles=["a"])
 
 
 def test_plot_without_matplotlib(monkeypatch):

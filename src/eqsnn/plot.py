@@ -80,6 +80,7 @@ def history_curves(
                 y = history.metric(mode, name, per="step")
                 ax.plot(np.arange(1, len(y) + 1), y, label=_LABELS[mode])
         ax.set_xlabel("Epoch" if per == "epoch" else "Step")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel({"loss": "Loss", "acc": "Accuracy"}.get(name, name))
         ax.legend()
     return fig
@@ -90,37 +91,49 @@ def raster(
     *,
     dt: float | None = None,
     neurons: Sequence[int] | None = None,
-    figsize: tuple[float, float] = (6.0, 3.5),
+    titles: Sequence[str] | None = None,
+    figsize: tuple[float, float] | None = None,
     markersize: float = 2.0,
 ) -> Figure:
     r"""Spike raster: a dot at (time, neuron) for every spike.
 
     **Arguments:**
 
-    - `spikes`: `[T, N]` (one sample; index a batch first), nonzero = spike.
+    - `spikes`: `[T, N]` for one sample, or `[S, T, N]` for `S` samples drawn
+      side by side (one panel each, sharing the neuron axis); nonzero = spike.
     - `dt`: step (ms); if given the x axis is time in ms ($t = k\,\Delta t$),
       otherwise the step index $k$.
     - `neurons`: optional subset of neuron indices to draw.
-    - `figsize`, `markersize`: appearance.
+    - `titles`: optional panel titles, one per sample.
+    - `figsize`: appearance (default 6 x 3.5 in, 3.2 in wide per panel for
+      several samples); `markersize`: dot size.
 
-    **Returns:** the `Figure`, with one scatter collection holding one point
-    per spike.
+    **Returns:** the `Figure`, with one scatter collection per panel holding
+    one point per spike.
     """
     figure = _figure_cls()
     s = np.asarray(spikes)
-    if s.ndim != 2:
+    if s.ndim not in (2, 3):
         raise ValueError(
-            f"raster: `spikes` must have shape [T, N] (one sample; index the batch first), got shape {s.shape}"
+            f"raster: `spikes` must have shape [T, N] (one sample) or [S, T, N] (several), got shape {s.shape}"
         )
+    samples = s[None] if s.ndim == 2 else s
     if neurons is not None:
-        s = s[:, list(neurons)]
-    t_idx, n_idx = np.nonzero(s)
-    t = t_idx * dt if dt is not None else t_idx
-    fig = figure(figsize=figsize, layout="constrained")
-    ax = fig.subplots()
-    ax.scatter(t, n_idx, s=markersize, c="k", marker="|" if markersize > 4 else ".")
-    ax.set_xlabel("Time (ms)" if dt is not None else "Step")
-    ax.set_ylabel("Neuron")
-    ax.set_xlim(0, (s.shape[0] * dt) if dt is not None else s.shape[0])
-    ax.set_ylim(-0.5, s.shape[1] - 0.5)
+        samples = samples[:, :, list(neurons)]
+    if titles is not None and len(titles) != len(samples):
+        raise ValueError(f"raster: `titles` must have one entry per sample ({len(samples)}), got {len(titles)}")
+    num_steps, num_neurons = samples.shape[1], samples.shape[2]
+    size = figsize or ((6.0, 3.5) if len(samples) == 1 else (3.2 * len(samples), 3.5))
+    fig = figure(figsize=size, layout="constrained")
+    axes = fig.subplots(1, len(samples), squeeze=False, sharey=True)[0]
+    for k, (ax, sample) in enumerate(zip(axes, samples, strict=True)):
+        t_idx, n_idx = np.nonzero(sample)
+        t = t_idx * dt if dt is not None else t_idx
+        ax.scatter(t, n_idx, s=markersize, c="k", marker="|" if markersize > 4 else ".")
+        ax.set_xlabel("Time (ms)" if dt is not None else "Step")
+        ax.set_xlim(0, (num_steps * dt) if dt is not None else num_steps)
+        ax.set_ylim(-0.5, num_neurons - 0.5)
+        if titles is not None:
+            ax.set_title(titles[k])
+    axes[0].set_ylabel("Neuron")
     return fig
