@@ -87,8 +87,9 @@ def _spike_jvp(primals, tangents):
 SNN_CONST = dict(dt=0.1, tau_mem=10.0, tau_syn=10.0, tau_out=5.0, v_th=1.0, v_reset=0.0, tau_ref=0.0)
 
 
-def snn_scan(p, u, checkpoint=None):
-    """u: input currents [T, B, H] (bias included). Returns read-out [T, B, O] and hidden spikes [T, B, H]."""
+def snn_scan(p, u, checkpoint=None, counts=False):
+    """u: input currents [T, B, H] (bias included). Returns read-out [T, B, O] and hidden spikes [T, B, H],
+    or with `counts` the hidden spike counts [B, H] summed over time in the scan's carry."""
     c = SNN_CONST
     a_syn = math.exp(-c["dt"] / c["tau_syn"])
     a_mem = math.exp(-c["dt"] / c["tau_mem"])
@@ -110,6 +111,15 @@ def snn_scan(p, u, checkpoint=None):
 
     zh, zo = jnp.zeros((batch, hidden)), jnp.zeros((batch, out))
     init = (zh, zo, zh, zh, jnp.full((batch, hidden), -1e7), jnp.zeros(()), zo)
+    if counts:
+
+        def counting_body(carry, u_t):
+            inner, n = carry
+            inner, (o, s) = body(inner, u_t)
+            return (inner, n + s), o
+
+        (_, n), ys = jax.lax.scan(counting_body, (init, zh), u)
+        return ys, n
     if checkpoint is None:
         _, (ys, spikes) = jax.lax.scan(body, init, u)
         return ys, spikes
@@ -124,10 +134,10 @@ def snn_scan(p, u, checkpoint=None):
     return ys.reshape((steps,) + ys.shape[2:]), spikes.reshape((steps,) + spikes.shape[2:])
 
 
-def snn_loss_from_currents(p, u, labels, checkpoint=None):
-    ys, spikes = snn_scan(p, u, checkpoint)
+def snn_loss_from_currents(p, u, labels, checkpoint=None, counts=False):
+    ys, spikes = snn_scan(p, u, checkpoint, counts)
     l1 = 1e-5 * jnp.sum(spikes)
-    l2 = 1e-5 * jnp.mean(jnp.sum(spikes, axis=(0, 1)) ** 2)
+    l2 = 1e-5 * jnp.mean(jnp.sum(spikes.reshape(-1, spikes.shape[-1]), axis=0) ** 2)
     return cross_entropy(ys.max(axis=0), labels) + l1 + l2
 
 
@@ -149,10 +159,12 @@ def event_currents(p, steps, num_steps):
 
 
 def make_snn_step(optimizer, num_steps, mode="dense", checkpoint=None):
+    """mode: 'dense', 'event', or 'event+counts' (spike counts summed in the scan instead of stacked)."""
     currents = dense_currents if mode == "dense" else event_currents
+    counts = mode.endswith("+counts")
 
     def loss(p, steps, labels):
-        return snn_loss_from_currents(p, currents(p, steps, num_steps), labels, checkpoint)
+        return snn_loss_from_currents(p, currents(p, steps, num_steps), labels, checkpoint, counts)
 
     @jax.jit
     def step(p, opt_state, images, labels, idx):

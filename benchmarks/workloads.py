@@ -135,13 +135,14 @@ def snn_loss_fn(num_steps: int, mode: str, checkpoint: int | None = None):
         images, labels, ix = batch
         x = images[ix].astype(jnp.float32) / 255.0
         steps = eqsnn.encoding.latency_steps(x, num_steps)
-        if mode == "event":
+        if mode.startswith("event"):
             xs = jax.vmap(lambda s: SpikeSteps(s, num_steps))(steps)
         else:
             xs = jax.vmap(lambda s: SpikeSteps(s, num_steps).dense())(steps)
+        reduce = "sum" if mode.endswith("+counts") else None  # spike counts summed inside the scan
 
         def one(seq):
-            _, ys, mon = eqsnn.run(model, seq, monitor=hidden_spikes, checkpoint=checkpoint)
+            _, ys, mon = eqsnn.run(model, seq, monitor=hidden_spikes, reduce_monitor=reduce, checkpoint=checkpoint)
             return ys, mon["r.spike"]
 
         ys, spikes = jax.vmap(one)(xs)
@@ -153,7 +154,14 @@ def snn_loss_fn(num_steps: int, mode: str, checkpoint: int | None = None):
 
 
 def build_snn(
-    images, labels, idx, key, num_steps: int, modes=("event", "dense"), baselines=("dense", "event"), checkpoint=None
+    images,
+    labels,
+    idx,
+    key,
+    num_steps: int,
+    modes=("event", "event+counts", "dense"),
+    baselines=("dense", "event", "event+counts"),
+    checkpoint=None,
 ) -> tuple[dict[str, Case], dict]:
     optimizer = optax.adam(1e-3)
     model = snn_model(key)

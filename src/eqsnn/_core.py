@@ -222,6 +222,7 @@ def run(
     state: PyTree | None = None,
     *,
     monitor: Callable[[Any], PyTree] | None = None,
+    reduce_monitor: str | None = None,
     checkpoint: int | None = None,
 ) -> tuple[Any, Any] | tuple[Any, Any, Any]:
     r"""Scan `model` over the leading (time) axis of `xs`.
@@ -237,6 +238,10 @@ def run(
     - `monitor`: a function of the state, called after every step; its
       results are stacked over time (`[T, ...]`). A dict of named arrays is
       the usual choice, e.g. `lambda s: {"r.spike": s.r.spike}`.
+    - `reduce_monitor`: `None` (default: stack, `[T, ...]`), `'sum'`
+      ($\sum_t m(s_t)$) or `'mean'` ($\frac1T \sum_t m(s_t)$): reduce over
+      time inside the scan instead, so no `[T, ...]` array (nor its
+      cotangent) is kept. Spike counts for L1/L2 regularisers need only this.
     - `checkpoint`: if given, the scan is cut into segments of this many steps
       and each segment is rematerialised in the backward pass
       (`jax.checkpoint`), so BPTT memory grows with `T / checkpoint +
@@ -261,19 +266,37 @@ def run(
         us = model.prepare_inputs(x)
         return us.materialise() if isinstance(us, AbstractSequence) else us
 
-    def body(s, u):
+    if reduce_monitor not in (None, "sum", "mean"):
+        raise ValueError(f"run: `reduce_monitor` must be None, 'sum' or 'mean', got {reduce_monitor!r}")
+    if reduce_monitor is not None and monitor is None:
+        raise ValueError("run: `reduce_monitor` needs a `monitor` to reduce, got monitor=None")
+    reducing = reduce_monitor is not None
+
+    def body(carry, u):
+        s, acc = carry if reducing else (carry, None)
         s, y = model.step_prepared(s, u)
         if monitor is None:
             return s, y
+        if reducing:
+            return (s, jtu.tree_map(jnp.add, acc, monitor(s))), y
         return s, (y, monitor(s))
 
+    init = state
+    if reducing:
+        shapes = jax.eval_shape(lambda: monitor(state))
+        init = (state, jtu.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes))
     if checkpoint is None or checkpoint >= num_steps:
-        final, out = jax.lax.scan(body, state, prepare(xs))
+        final, out = jax.lax.scan(body, init, prepare(xs))
     else:
-        final, out = _segmented_scan(prepare, body, state, xs, num_steps, checkpoint)
+        final, out = _segmented_scan(prepare, body, init, xs, num_steps, checkpoint)
 
     if monitor is None:
         return final, out
+    if reducing:
+        final, monitored = final
+        if reduce_monitor == "mean":
+            monitored = jtu.tree_map(lambda a: a / num_steps, monitored)
+        return final, out, monitored
     ys, monitored = out
     return final, ys, monitored
 

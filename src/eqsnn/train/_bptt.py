@@ -202,6 +202,7 @@ class BPTT:
     - `targets`: the batch's targets as given, `[B, ...]`;
     - `monitored`: a dict with one `[B, T, ...]` array per entry of
       `monitors` (empty when there are none), e.g. `monitored['r.spike']`;
+      `[B, ...]` (reduced over time) with `reduce_monitors`;
 
     returns either a scalar loss or `(loss, aux)` with `aux` a dict of scalar
     metrics (e.g. `{'acc': ...}`), all recorded in the [`eqsnn.train.History`][].
@@ -213,6 +214,10 @@ class BPTT:
     - `monitors`: `{name: fn(state) -> array}`, recorded after every step
       (the seed's `monitors={'r.spike': ...}` is
       `{'r.spike': lambda state: state.r.spike}`).
+    - `reduce_monitors`: `None` (default, stacked over time), `'sum'` or
+      `'mean'`: reduce the monitors over time inside the scan
+      ([`eqsnn.run`][]'s `reduce_monitor`), which saves the `[B, T, ...]`
+      array and its cotangent; spike-count regularisers need only `'sum'`.
     - `metrics`: `{name: fn(outputs, targets) -> scalar}`, extra metrics
       computed without gradient (default none).
     - `inputs`: optional `fn(x_batch) -> model inputs [B, T, ...]` applied on
@@ -246,6 +251,7 @@ class BPTT:
         optimizer: optax.GradientTransformation,
         *,
         monitors: Mapping[str, Callable[[Any], Array]] | None = None,
+        reduce_monitors: str | None = None,
         metrics: Mapping[str, Callable[[Any, Any], Array]] | None = None,
         inputs: Callable[[Any], Any] | None = None,
         remat: int | None = None,
@@ -284,6 +290,9 @@ class BPTT:
         self.metrics = dict(metrics or {})
         self.inputs = inputs
         self.remat = remat
+        if reduce_monitors not in (None, "sum", "mean"):
+            raise ValueError(f"BPTT: `reduce_monitors` must be None, 'sum' or 'mean', got {reduce_monitors!r}")
+        self.reduce_monitors = reduce_monitors
         self.progress = progress
         self.verbose = verbose
         self.check_every = check_every
@@ -301,7 +310,11 @@ class BPTT:
         def one(xs):
             if monitors:
                 _, ys, mon = run(
-                    model, xs, monitor=lambda s: {k: f(s) for k, f in monitors.items()}, checkpoint=self.remat
+                    model,
+                    xs,
+                    monitor=lambda s: {k: f(s) for k, f in monitors.items()},
+                    reduce_monitor=self.reduce_monitors,
+                    checkpoint=self.remat,
                 )
                 return ys, mon
             _, ys = run(model, xs, checkpoint=self.remat)
