@@ -8,29 +8,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import eqsnn
 from eqsnn import neurons as N
 
 SETTINGS = settings(max_examples=20, deadline=None)
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def scan(model, xs, state=None, fields=("v",)):
     """Run `model` over `xs: [T, size]`; return the spikes and the requested state fields per step."""
 
-    def body(s, x):
-        s, y = model.step(s, x)
-        return s, (y, *(getattr(s, f) for f in fields))
-
-    state = model.init_state() if state is None else state
-    _, out = jax.lax.scan(body, state, xs)
-    return [np.asarray(o) for o in out]
+    _, ys, recorded = eqsnn.run(model, xs, state, monitor=lambda s: tuple(getattr(s, f) for f in fields))
+    return [np.asarray(o) for o in (ys, *recorded)]
 
 
 def rk4(f, y0, t_end, h):

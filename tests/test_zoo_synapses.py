@@ -16,14 +16,6 @@ from eqsnn import nn, outputs as O, synapses as S
 SETTINGS = settings(max_examples=20, deadline=None)
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def response(model, xs):
     """The output `g` for every step of `xs: [T, size]`."""
     _, g = jax.lax.scan(lambda s, x: model.step(s, x), model.init_state(), xs)
