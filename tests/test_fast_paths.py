@@ -190,7 +190,7 @@ def test_spike_steps_segment_is_a_slice_of_the_train(times, start, size):
 
 def test_model_without_event_path_gets_the_dense_train(getkey):
     """Any model accepts SpikeSteps: run() materialises it when prepare_inputs does not consume it."""
-    model = eqsnn.Sequential(eqsnn.nn.Linear(N_IN, 4, key=getkey()), eqsnn.neurons.LIF(4, v_th=0.2, dt=1.0))
+    model = eqsnn.Sequential(eqsnn.nn.OneToOne(N_IN, weight=2.0), eqsnn.neurons.LIF(N_IN, v_th=0.5, dt=1.0))
     times = jax.random.randint(getkey(), (N_IN,), 0, T + 3)
     xs = SpikeSteps(times, T)
     _, y_ev = eqsnn.run(model, xs)
@@ -198,6 +198,46 @@ def test_model_without_event_path_gets_the_dense_train(getkey):
     np.testing.assert_array_equal(np.asarray(y_ev), np.asarray(y_de))
     _, y_ck = eqsnn.run(model, xs, checkpoint=3)
     np.testing.assert_array_equal(np.asarray(y_ck), np.asarray(y_de))
+
+
+def test_any_linear_input_layer_takes_the_event_path(getkey):
+    """The event path belongs to Linear, so Sequential(Linear, ...) uses it too, with the dense result."""
+    model = eqsnn.Sequential(eqsnn.nn.Linear(N_IN, 4, key=getkey()), eqsnn.neurons.LIF(4, v_th=0.2, dt=1.0))
+    times = jax.random.randint(getkey(), (N_IN,), 0, T + 3)
+    xs = SpikeSteps(times, T)
+    jaxpr = str(jax.make_jaxpr(lambda m: eqsnn.run(m, xs)[1])(model))
+    assert "eqsnn_event_rows" in jaxpr
+    _, y_ev = eqsnn.run(model, xs)
+    _, y_de = eqsnn.run(model, xs.dense())
+    np.testing.assert_allclose(np.asarray(y_ev), np.asarray(y_de), rtol=1e-6, atol=1e-6)
+
+
+class _Doubler(eqsnn.AbstractDynamics):
+    """A stateless layer written against the bare protocol (no fast path of its own)."""
+
+    def init_state(self, *, key=None):
+        return None
+
+    def step(self, state, x):
+        return None, 2.0 * x
+
+
+def test_stateless_layer_without_fast_path_in_sequential_and_projection(getkey):
+    xs = jax.random.uniform(getkey(), (T, 4))
+    seq = eqsnn.Sequential(_Doubler(), eqsnn.neurons.Leaky(4, dt=1.0))
+    _, ys = eqsnn.run(seq, xs)
+    x_ref, ref = np.zeros(4), []
+    for t in range(T):  # the closed form of Leaky after doubling: x <- a x + 2 u
+        x_ref = np.exp(-1.0 / 10.0) * x_ref + 2.0 * np.asarray(xs[t])
+        ref.append(x_ref)
+    np.testing.assert_allclose(np.asarray(ys), np.stack(ref), rtol=1e-5)
+    proj = eqsnn.Projection(_Doubler(), eqsnn.synapses.Expon(4, dt=1.0))
+    state, prepared = proj.init_state(), proj.prepare_inputs(xs)
+    g_ref = np.zeros(4)
+    for t in range(T):
+        state, g = proj.step_prepared(state, prepared[t], jnp.zeros(4))
+        g_ref = np.exp(-1.0 / 8.0) * g_ref + 2.0 * np.asarray(xs[t])
+        np.testing.assert_allclose(np.asarray(g), g_ref, rtol=1e-5)
 
 
 def test_snn_event_path_gradients_equal_dense(getkey):

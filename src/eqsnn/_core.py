@@ -115,8 +115,9 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
 
     Leading stateless layers (a `Linear` on the input, say) do not depend on
     the state, so `prepare_inputs` applies them to the whole sequence at once
-    (one large matmul instead of T small ones), then hands over to the first
-    stateful layer's own `prepare_inputs`.
+    through their own `prepare_inputs` (one large matmul instead of T small
+    ones, or an event-driven projection of spike steps), then hands over to
+    the first stateful layer's own `prepare_inputs`.
 
     **Arguments:**
 
@@ -164,16 +165,16 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
 
     def prepare_inputs(self, xs: Any) -> Any:
         n = self._num_hoisted()
-        if n and isinstance(xs, AbstractSequence):
-            xs = xs.materialise()
-        for layer in self.layers[:n]:
-            xs = jax.vmap(lambda x, layer=layer: layer.step(None, x)[1])(xs)
+        for layer in self.layers[:n]:  # a stateless layer's prepared inputs are its outputs
+            xs = layer.prepare_inputs(xs)
         return self.layers[n].prepare_inputs(xs)
 
     def step_prepared(self, state: tuple, u: Any) -> tuple[tuple, Any]:
         self._check_state(state)
         n = self._num_hoisted()
         new_state = list(state[:n])
+        for layer in self.layers[:n]:  # identity for layers whose fast path computed their whole output
+            _, u = layer.step_prepared(None, u)
         s, x = self.layers[n].step_prepared(state[n], u)
         new_state.append(s)
         for layer, s in zip(self.layers[n + 1 :], state[n + 1 :], strict=True):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
-import jax
 
 from ._core import AbstractDynamics
 from ._custom_types import Array, Float, PRNGKeyArray
@@ -23,8 +22,8 @@ class Projection(eqx.Module):
     presynaptic spikes, which postsynaptic potential), as a BrainPy `update`
     does.
 
-    **Fast path:** `comm` is stateless, so `prepare_inputs(pre_seq)` applies
-    it to a whole presynaptic sequence `[T, n_pre]` at once, and
+    **Fast path:** `comm` is stateless, so `prepare_inputs(pre_seq)` hands a
+    whole presynaptic sequence to `comm.prepare_inputs` at once, and
     `step_prepared(state, c_t, post_v)` continues from its output.
 
     **Arguments:** `comm` (a stateless dynamics such as
@@ -59,14 +58,20 @@ class Projection(eqx.Module):
         self, state: Any, pre_spike: Float[Array, "..."], post_v: Float[Array, "..."]
     ) -> tuple[Any, Float[Array, " n"]]:
         _, c = self.comm.step(None, pre_spike)
-        return self.step_prepared(state, c, post_v)
+        return self._syn_out(state, c, post_v)
 
-    def prepare_inputs(self, pre_seq: Float[Array, "T ..."]) -> Float[Array, "T ..."]:
-        """The communication output for a whole presynaptic sequence."""
-        return jax.vmap(lambda s: self.comm.step(None, s)[1])(pre_seq)
+    def prepare_inputs(self, pre_seq: Any) -> Float[Array, "T ..."]:
+        """The communication output for a whole presynaptic sequence: `comm`'s
+        own sequence fast path (e.g. the event-driven projection of
+        [`eqsnn.nn.SpikeSteps`][] by [`eqsnn.nn.Linear`][])."""
+        return self.comm.prepare_inputs(pre_seq)
 
     def step_prepared(
         self, state: Any, c: Float[Array, "..."], post_v: Float[Array, "..."]
     ) -> tuple[Any, Float[Array, " n"]]:
+        _, c = self.comm.step_prepared(None, c)  # the rest of comm's step, if its fast path left any
+        return self._syn_out(state, c, post_v)
+
+    def _syn_out(self, state: Any, c: Any, post_v: Any) -> tuple[Any, Any]:
         state, g = self.syn.step(state, c)
         return state, self.out(g, post_v)

@@ -6,13 +6,14 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 
 from ._core import AbstractDynamics
 from ._custom_types import Array, ArrayLike, Float, PRNGKeyArray, RealScalarLike
 from ._neurons._base import DEFAULT_DT
 from ._neurons._leaky import Leaky, LeakyState
 from ._neurons._lif import LifRef, LifRefState
-from ._nn._event import SpikeSteps, event_matmul
+from ._nn._event import SpikeSteps
 from ._nn._linear import Linear
 from ._outputs import CUBA
 from ._projection import Projection
@@ -101,16 +102,11 @@ class SNN(AbstractDynamics[SNNState, Array, Array]):
         )
 
     def step(self, state: SNNState, x: Float[ArrayLike, " n_in"]) -> tuple[SNNState, Float[Array, " n_out"]]:
-        _, c = self.i2r.comm.step(None, x)
-        return self.step_prepared(state, c)
+        return self.step_prepared(state, self.prepare_inputs(jnp.asarray(x)[None])[0])
 
     def prepare_inputs(self, xs: Float[Array, "T n_in"] | SpikeSteps) -> Float[Array, "T n_hidden"]:
-        """The input projection for the whole sequence at once: one matmul for a
-        dense train, [`eqsnn.nn.event_matmul`][] for [`eqsnn.nn.SpikeSteps`][]."""
-        if isinstance(xs, SpikeSteps):
-            comm = self.i2r.comm
-            u = event_matmul(xs.spike_times(), comm.weight, xs.num_steps)
-            return u if comm.bias is None else u + comm.bias
+        """The input projection for the whole sequence at once (the input
+        `Linear`'s fast path: one matmul, or event-driven for `SpikeSteps`)."""
         return self.i2r.prepare_inputs(xs)
 
     def step_prepared(self, state: SNNState, u: Float[Array, " n_hidden"]) -> tuple[SNNState, Float[Array, " n_out"]]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import AbstractDynamics
+from .._core import AbstractDynamics, AbstractSequence
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from .._errors import check_input, check_param_shape, check_size
+from ._event import SpikeSteps, event_matmul
 
 Initializer = Callable[..., Array]
 
@@ -21,7 +23,15 @@ HE_NORMAL: Initializer = jax.nn.initializers.he_normal()
 
 class AbstractStateless(AbstractDynamics[None, Array, Array]):
     """A layer without state: `init_state()` is `None` and `step(None, x)`
-    returns `(None, layer(x))`."""
+    returns `(None, layer(x))`.
+
+    Its sequence fast path computes the whole output sequence at once:
+    `prepare_inputs(xs)` is `layer(x_t)` for every step (one batched call;
+    an [`eqsnn.AbstractSequence`][] is materialised first unless the layer
+    knows it), and `step_prepared(None, u)` passes `u` through. Models that
+    feed a stateless layer (`Sequential`, `Projection`) delegate to it, so a
+    layer's own fast path is used wherever it sits.
+    """
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> None:
         return None
@@ -32,6 +42,14 @@ class AbstractStateless(AbstractDynamics[None, Array, Array]):
                 f"{type(self).__name__}: `state` must be None (a stateless layer), got {type(state).__name__}"
             )
         return None, self(x)
+
+    def prepare_inputs(self, xs: Any) -> Any:
+        if isinstance(xs, AbstractSequence):
+            xs = xs.materialise()
+        return jax.vmap(self)(xs)
+
+    def step_prepared(self, state: None, u: Any) -> tuple[None, Any]:
+        return None, u
 
     def __call__(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
         raise NotImplementedError
@@ -81,6 +99,16 @@ class Linear(AbstractStateless):
             raise ValueError(f"Linear: `x` must end with in_features={self.in_features}, got shape {tuple(x.shape)}")
         y = x @ self.weight
         return y if self.bias is None else y + self.bias
+
+    def prepare_inputs(self, xs: Float[Array, "T in"] | SpikeSteps) -> Float[Array, "T out"]:
+        r"""The projection of a whole input sequence: one matmul for `[T, in]`
+        arrays; for [`eqsnn.nn.SpikeSteps`][] (a spike-once code) the
+        event-driven [`eqsnn.nn.event_matmul`][], where each spike adds one row
+        of $W$ and the `[T, in]` spike train is never built."""
+        if isinstance(xs, SpikeSteps):
+            u = event_matmul(xs.spike_times(), self.weight, xs.num_steps)
+            return u if self.bias is None else u + self.bias
+        return super().prepare_inputs(xs)
 
 
 class OneToOne(AbstractStateless):
