@@ -104,7 +104,7 @@ def test_run_pytree_inputs():
 @eqx.filter_jit
 def _snn_value_and_grad(model, xs, c, k):
     def loss(model, xs):
-        _, ys, mon = eqsnn.run(model, xs, monitor=models.hidden_spikes, checkpoint=k)
+        _, ys, mon = eqsnn.run(model, xs, monitor=models.hidden_spikes, remat=k)
         return jnp.sum(ys * c) + jnp.sum(mon["r.spike"]), (ys, mon)
 
     return eqx.filter_value_and_grad(loss, has_aux=True)(model, xs)
@@ -112,7 +112,7 @@ def _snn_value_and_grad(model, xs, c, k):
 
 @pytest.mark.parametrize("checkpoint", [7])
 def test_checkpoint_same_values_and_gradients(checkpoint):
-    """run(checkpoint=k) == run() for the values and for d loss / d (parameters, inputs); k = 7
+    """run(remat=k) == run() for the values and for d loss / d (parameters, inputs); k = 7
     leaves a tail segment (T = 20). Property tests cover other k in float64."""
     model = models.SNN(3, 6, 2, key=jax.random.key(42), dt=1.0, tau_ref=1.5)
     xs = (uniform((20, 3), seed=1) < 0.5).astype(jnp.float32) * 2.0
@@ -163,20 +163,22 @@ def test_sequential_state_and_step_compose():
 
 
 def test_sequential_hoists_leading_stateless_layers():
-    """prepare_inputs applies the leading Linear to the whole sequence; the prepared path
-    equals step at every step."""
+    """The hoisting rule: the leading Linears are applied to the whole sequence at once (checked
+    against NumPy), and the rest, stepped on their output, equals `step` at every step."""
     lin1, lin2 = linear(3, 4, seed=4), linear(4, 4, seed=5)
     seq = lin1 >> lin2 >> neurons.LIF(4, v_th=0.3) >> neurons.Leaky(4)
-    assert seq._num_hoisted() == 2
+    prepare, body = seq._hoist()
     xs = uniform((9, 3), seed=19)
-    us = seq.prepare_inputs(xs)
+    us = prepare(xs)
     np.testing.assert_allclose(us, (np.asarray(xs) @ lin1.weight + lin1.bias) @ lin2.weight + lin2.bias, rtol=1e-5)
     state = seq.init_state()
     for t in range(9):
         expected = seq.step(state, xs[t])
-        got = seq.step_prepared(state, us[t])
+        got = body.step(state, us[t])
         assert tree_allclose(expected, got, rtol=1e-5, atol=1e-6)
         state = expected[0]
+    assert (lin1 >> neurons.LIF(4))._hoist()[0] is not None
+    assert neurons.LIF(3) >> lin1 is not None and (neurons.LIF(3) >> lin1)._hoist()[0] is None
 
 
 def test_sequential_of_only_stateless_layers():
@@ -217,24 +219,28 @@ def test_linear_default_init_is_he_normal(getkey):
 
 
 def test_projection_comm_syn_out():
-    """c_t = comm(s_t); g_t = a g_{t-1} + c_t; I_t = out(g_t, v) (CUBA: I = g)."""
+    """c_t = comm(s_t); g_t = a g_{t-1} + c_t; I_t = out(g_t, v): CUBA I = g (input: pre),
+    COBA I = g (E - v) (input: the pair (pre, v))."""
     lin = linear(3, 4, seed=9)
-    tau, dt = 5.0, 0.5
+    tau, dt, e = 5.0, 0.5, -70.0
     proj = eqsnn.Projection(lin, synapses.Expon(4, tau=tau, dt=dt), outputs.CUBA())
+    coba = eqsnn.Projection(lin, synapses.Expon(4, tau=tau, dt=dt), outputs.COBA(e=e))
     pre = (uniform((15, 3), seed=20) < 0.5).astype(jnp.float32)
     post_v = uniform((15, 4), -1.0, 1.0, seed=24)
     a = math.exp(-dt / tau)
     g = np.zeros(4)
-    state = proj.init_state()
-    us = proj.prepare_inputs(pre)
-    state_p = proj.init_state()
+    state, state_c = proj.init_state(), coba.init_state()
     for t in range(15):
         g = a * g + np.asarray(pre[t]) @ np.asarray(lin.weight) + np.asarray(lin.bias)
-        state, current = proj.step(state, pre[t], post_v[t])
-        state_p, current_p = proj.step_prepared(state_p, us[t], post_v[t])
+        state, current = proj.step(state, pre[t])
+        state_c, current_c = coba.step(state_c, (pre[t], post_v[t]))
         np.testing.assert_allclose(current, g, rtol=1e-5, atol=1e-6)
-        assert tree_allclose((state, current), (state_p, current_p), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(current_c, g * (e - np.asarray(post_v[t])), rtol=1e-5, atol=1e-5)
+    _, currents = eqsnn.run(proj, pre)  # hoisted comm, then the synapse over time
+    np.testing.assert_allclose(currents[-1], g, rtol=1e-5, atol=1e-6)
     assert isinstance(eqsnn.Projection(lin, synapses.Expon(4)).out, outputs.CUBA)
+    with pytest.raises(TypeError, match=r"Projection: with COBA the input must be the pair \(pre, post_v\)"):
+        coba.step(coba.init_state(), pre[0])
 
 
 # --------------------------------------------------------------------------- #
@@ -280,9 +286,11 @@ def test_snn_matches_numpy_reference(x64, getkey):
 def test_snn_state_fields():
     model = models.SNN(3, 6, 2, key=jax.random.key(42))
     state = model.init_state()
-    assert isinstance(state, models.SNNState)
-    assert isinstance(state.r, neurons.LifRefState) and state.r.spike.shape == (6,)
-    assert isinstance(state.i2r, synapses.ExponState) and state.o.x.shape == (2,)
+    assert isinstance(state, eqsnn.GraphState) and set(state.nodes) == {"i2r", "r", "r2o", "o"}
+    assert isinstance(state["r"], neurons.LifRefState) and state["r"].spike.shape == (6,)
+    assert state.r is state["r"]
+    assert isinstance(state["i2r"], synapses.ExponState) and state["o"].x.shape == (2,)
+    assert set(state.delayed) == {"r"} and state.delayed["r"].shape == (6,)
 
 
 # --------------------------------------------------------------------------- #
@@ -301,8 +309,8 @@ def test_run_bad_arguments():
     with pytest.raises(ValueError, match=r"`xs` must contain at least one array"):
         eqsnn.run(model, ())
     for bad in (0, -2, 1.5, True):
-        with pytest.raises((ValueError, TypeError), match="checkpoint"):
-            eqsnn.run(model, jnp.ones((4, 3)), checkpoint=bad)
+        with pytest.raises((ValueError, TypeError), match="remat"):
+            eqsnn.run(model, jnp.ones((4, 3)), remat=bad)
     with pytest.raises(TypeError, match=r"`state` does not match LIF.init_state\(\)"):
         eqsnn.run(model, jnp.ones((4, 3)), neurons.LifRef(3).init_state())
     with pytest.raises(ValueError, match=r"`state` leaf has shape \(2, 3\), expected \(3,\)"):
@@ -312,8 +320,8 @@ def test_run_bad_arguments():
 def test_sequential_bad_arguments():
     with pytest.raises(ValueError, match="`layers` must hold at least one layer"):
         eqsnn.Sequential()
-    with pytest.raises(TypeError, match="layers"):
-        eqsnn.Sequential(neurons.LIF(3), jnp.tanh)
+    with pytest.raises(TypeError, match=r"Sequential: `layers\[1\]` must be an eqsnn dynamics .* or a callable"):
+        eqsnn.Sequential(neurons.LIF(3), 3.0)
     seq = linear(3, 4, seed=10) >> neurons.LIF(4)
     with pytest.raises(TypeError, match=r"`state` must be a tuple of 2 layer states.*got tuple of length 1"):
         seq.step((None,), jnp.ones(3))

@@ -6,7 +6,7 @@
   grad, jvp);
 * `eqsnn.models.SNN` fed `SpikeSteps` (event path, hoisted projection) against
   a Python loop of `SNN.step` on the dense spike train;
-* `eqsnn.run(..., checkpoint=k)` against the plain scan.
+* `eqsnn.run(..., remat=k)` against the plain scan.
 """
 
 import equinox as eqx
@@ -146,7 +146,7 @@ def test_spike_steps_dense_and_first_spike_round_trip(times):
 
 def _snn_loss(model, xs, labels, *, checkpoint=None):
     def one(x):
-        _, ys, mon = eqsnn.run(model, x, monitor=hidden_spikes, checkpoint=checkpoint)
+        _, ys, mon = eqsnn.run(model, x, monitor=hidden_spikes, remat=checkpoint)
         return ys, mon["r.spike"]
 
     ys, spikes = jax.vmap(one)(xs)
@@ -196,7 +196,7 @@ def test_model_without_event_path_gets_the_dense_train(getkey):
     _, y_ev = eqsnn.run(model, xs)
     _, y_de = eqsnn.run(model, xs.dense())
     np.testing.assert_array_equal(np.asarray(y_ev), np.asarray(y_de))
-    _, y_ck = eqsnn.run(model, xs, checkpoint=3)
+    _, y_ck = eqsnn.run(model, xs, remat=3)
     np.testing.assert_array_equal(np.asarray(y_ck), np.asarray(y_de))
 
 
@@ -232,12 +232,11 @@ def test_stateless_layer_without_fast_path_in_sequential_and_projection(getkey):
         ref.append(x_ref)
     np.testing.assert_allclose(np.asarray(ys), np.stack(ref), rtol=1e-5)
     proj = eqsnn.Projection(_Doubler(), eqsnn.synapses.Expon(4, dt=1.0))
-    state, prepared = proj.init_state(), proj.prepare_inputs(xs)
+    _, gs = eqsnn.run(proj, xs)
     g_ref = np.zeros(4)
     for t in range(T):
-        state, g = proj.step_prepared(state, prepared[t], jnp.zeros(4))
         g_ref = np.exp(-1.0 / 8.0) * g_ref + 2.0 * np.asarray(xs[t])
-        np.testing.assert_allclose(np.asarray(g), g_ref, rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(gs[t]), g_ref, rtol=1e-5)
 
 
 def test_snn_event_path_gradients_equal_dense(getkey):

@@ -267,9 +267,14 @@ def test_partition_yields_exactly_linear_parameters(getkey):
 @pytest.mark.parametrize(
     "make, exc, pattern",
     [
-        (lambda: neurons.LIF(0), ValueError, r"`size` must be a positive int, got 0"),
-        (lambda: neurons.LIF(-3), ValueError, r"`size`"),
-        (lambda: neurons.LIF(True), ValueError, r"`size`"),
+        (
+            lambda: neurons.LIF(0),
+            ValueError,
+            r"LIF: `shape` must be a positive int or a tuple of positive ints, got \(0,\)",
+        ),
+        (lambda: neurons.LIF(-3), ValueError, r"`shape`"),
+        (lambda: neurons.LIF(True), ValueError, r"`shape`"),
+        (lambda: neurons.LIF((4, 0)), ValueError, r"`shape`"),
         (lambda: neurons.LIF(3, tau=-1.0), ValueError, r"LIF: `tau` must be > 0.*-1\.0"),
         (lambda: neurons.LIF(3, tau=float("nan")), ValueError, r"`tau`"),
         (lambda: neurons.LIF(3, tau=jnp.asarray([1.0, -2.0, 3.0])), ValueError, r"`tau`"),
@@ -289,7 +294,7 @@ def test_partition_yields_exactly_linear_parameters(getkey):
         (
             lambda: neurons.LIF(3, tau=jnp.ones(4)),
             ValueError,
-            r"`tau` must be a scalar or have shape \(3,\), got shape \(4,\)",
+            r"`tau` must be a scalar or broadcastable to the population shape \(3,\), got shape \(4,\)",
         ),
         (lambda: neurons.LIF(3, v_th=jnp.ones((3, 1))), (TypeError, ValueError), r"v_th"),
         (lambda: neurons.LIF(3, spike_fn=jnp.tanh), TypeError, r"spike_fn"),

@@ -296,37 +296,42 @@ def test_snn_run_equals_step_loop(seed, xs):
 
 
 @eqx.filter_jit
-def _projection_scan(proj, pre, post_v):
-    us = proj.prepare_inputs(pre)
-    return jax.lax.scan(lambda s, uv: proj.step_prepared(s, *uv), proj.init_state(), (us, post_v))
+def _projection_scan(proj, pre):
+    return eqsnn.run(proj, pre)
 
 
 @eqx.filter_jit
-def _projection_step(proj, state, pre, post_v):
-    return proj.step(state, pre, post_v)
-
-
-@given(seeds, spikes_in, hnp.arrays(np.float32, (T, N), elements=st.floats(-70.0, 20.0, width=32)))
-def test_projection_scan_equals_step_loop(seed, pre, post_v):
-    """Projection is driven by its model; a scan of the prepared path equals a loop of step."""
-    proj = eqsnn.Projection(linear(3, N, seed=seed), synapses.Expon(N, tau=3.0), outputs.CUBA())
-    post_v = jnp.asarray(post_v)
-    state, currents = proj.init_state(), []
-    for t in range(T):
-        state, c = _projection_step(proj, state, pre[t], post_v[t])
-        currents.append(c)
-    assert tree_allclose(_projection_scan(proj, pre, post_v), (state, jnp.stack(currents)), rtol=1e-5, atol=1e-6)
-
-
-@given(seeds, unit_inputs)
-def test_sequential_prepared_path_equals_step(seed, u):
-    model = linear(3, N, seed=seed, scale=3.0) >> linear(N, N, seed=seed + 1) >> neurons.LIF(N, v_th=0.5)
-    et.check_prepared_equals_step(model, _scaled(u[:8, :3], 3.0))
+def _projection_step(proj, state, pre):
+    return proj.step(state, pre)
 
 
 @given(seeds, spikes_in)
-def test_snn_prepared_path_equals_step(seed, xs):
-    et.check_prepared_equals_step(_snn(seed), xs[:8])
+def test_projection_scan_equals_step_loop(seed, pre):
+    """A current-based Projection run over time (its comm hoisted) equals a loop of step."""
+    proj = eqsnn.Projection(linear(3, N, seed=seed), synapses.Expon(N, tau=3.0), outputs.CUBA())
+    state, currents = proj.init_state(), []
+    for t in range(T):
+        state, c = _projection_step(proj, state, pre[t])
+        currents.append(c)
+    assert tree_allclose(_projection_scan(proj, pre), (state, jnp.stack(currents)), rtol=1e-5, atol=1e-6)
+
+
+def _check_hoisted_equals_step_path(model, xs):
+    """`eqsnn.run` (leading stateless layers hoisted) equals `lax.scan(model.step, ...)`."""
+    fast = eqx.filter_jit(eqsnn.run)(model, xs)
+    slow = eqx.filter_jit(lambda m, x: jax.lax.scan(m.step, m.init_state(), x))(model, xs)
+    assert tree_allclose(fast, slow, rtol=1e-5, atol=1e-5)
+
+
+@given(seeds, unit_inputs)
+def test_sequential_hoisted_path_equals_step(seed, u):
+    model = linear(3, N, seed=seed, scale=3.0) >> linear(N, N, seed=seed + 1) >> neurons.LIF(N, v_th=0.5)
+    _check_hoisted_equals_step_path(model, _scaled(u[:8, :3], 3.0))
+
+
+@given(seeds, spikes_in)
+def test_snn_hoisted_path_equals_step(seed, xs):
+    _check_hoisted_equals_step_path(_snn(seed), xs[:8])
 
 
 # In float64: rematerialisation may fuse (so round) differently, and the sharp default

@@ -29,7 +29,7 @@ def test_readme_snn_equals_packaged_snn(getkey):
     # give the packaged model the README model's weights, then both must agree exactly
     ref = eqx.tree_at(lambda m: (m.i2r.comm, m.r2o.comm), ref, (mine.i2r.comm, mine.r2o.comm))
     xs = (jax.random.uniform(getkey(), (60, 784)) < 0.05).astype(jnp.float32) * 4.0
-    _, y_mine, m_mine = eqsnn.run(mine, xs, monitor=lambda s: s[2].spike)
+    _, y_mine, m_mine = eqsnn.run(mine, xs, monitor=lambda s: s["r"].spike)
     _, y_ref, m_ref = eqsnn.run(ref, xs, monitor=lambda s: s.r.spike)
     assert m_ref.sum() > 0, "the input should make some hidden neurons spike"
     np.testing.assert_array_equal(np.asarray(m_mine), np.asarray(m_ref))

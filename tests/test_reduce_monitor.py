@@ -21,9 +21,9 @@ def _model_and_inputs(getkey, num_steps=30):
 def _loss(model, xs, reduce, checkpoint=None):
     def one(x):
         if reduce is None:
-            _, ys, mon = eqsnn.run(model, x, monitor=hidden_spikes, checkpoint=checkpoint)
+            _, ys, mon = eqsnn.run(model, x, monitor=hidden_spikes, remat=checkpoint)
             return ys, mon["r.spike"].sum(axis=0)  # counts per neuron, reduced after the scan
-        _, ys, mon = eqsnn.run(model, x, monitor=hidden_spikes, reduce_monitor=reduce, checkpoint=checkpoint)
+        _, ys, mon = eqsnn.run(model, x, monitor=hidden_spikes, reduce_monitor=reduce, remat=checkpoint)
         return ys, mon["r.spike"] * (x.shape[0] if reduce == "mean" else 1)
 
     ys, counts = jax.vmap(one)(xs)
@@ -50,8 +50,8 @@ def test_reduce_monitor_arguments_are_checked(getkey):
         eqsnn.run(model, xs[0], monitor=hidden_spikes, reduce_monitor="max")
     with pytest.raises(ValueError, match="monitor"):
         eqsnn.run(model, xs[0], reduce_monitor="sum")
-    with pytest.raises(ValueError, match="reduce_monitors"):
-        eqsnn.train.BPTT(lambda o, t, m: o.sum(), optax.sgd(0.1), reduce_monitors="last")
+    with pytest.raises(ValueError, match="reduce_monitor"):
+        eqsnn.train.BPTT(lambda o, t, m: o.sum(), optax.sgd(0.1), reduce_monitor="last")
 
 
 def test_bptt_with_reduced_monitors_trains_like_stacked(getkey):
@@ -69,9 +69,9 @@ def test_bptt_with_reduced_monitors_trains_like_stacked(getkey):
 
     monitors = {"r.spike": lambda s: s.r.spike}
     kw = dict(num_epochs=2, batch_size=2, key=getkey())
-    a = eqsnn.train.BPTT(loss_stacked, optax.sgd(0.05), monitors=monitors, progress=False, verbose=False)
+    a = eqsnn.train.BPTT(loss_stacked, optax.sgd(0.05), monitor=monitors, progress=False, verbose=False)
     b = eqsnn.train.BPTT(
-        loss_counts, optax.sgd(0.05), monitors=monitors, reduce_monitors="sum", progress=False, verbose=False
+        loss_counts, optax.sgd(0.05), monitor=monitors, reduce_monitor="sum", progress=False, verbose=False
     )
     model_a, hist_a = a.fit(model, (xs, labels), **kw)
     model_b, hist_b = b.fit(model, (xs, labels), **kw)

@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent(
         k1, k2 = jax.random.split(jax.random.key(0))
         return eqsnn.Sequential(LSTMCell(3, 8, key=k1), Linear(8, 2, key=k2))
 
-    trainer = BPTT(loss_fn, optax.adam(1e-2), monitors={"h": lambda s: s[0].h}, progress=False, verbose=False)
+    trainer = BPTT(loss_fn, optax.adam(1e-2), monitor={"h": lambda s: s[0].h}, progress=False, verbose=False)
     out = {}
     for name, devices in (("one", 1), ("four", 4)):
         m, h = trainer.fit(model(), (x, y), (x[:40], y[:40]), num_epochs=2, batch_size=16,

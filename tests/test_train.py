@@ -44,36 +44,20 @@ def _rnn(cls, key, hidden=16):
 # -- a tiny SNN in the seed's layout: i -> [Expon] -> LIF -> [Expon] -> Leaky --------------
 
 
-class TinySNNState(eqx.Module):
-    i2r: eqsnn.synapses.ExponState
-    r: eqsnn.neurons.LIFState
-    r2o: eqsnn.synapses.ExponState
-    o: eqsnn.neurons.LeakyState
-
-
-class TinySNN(eqsnn.AbstractDynamics):
-    i2r: eqsnn.Projection
-    r: LIF
-    r2o: eqsnn.Projection
-    o: Leaky
-
-    def __init__(self, n_in, n_rec, n_out, *, key):
-        k1, k2 = jax.random.split(key)
-        self.r = LIF(n_rec, tau=10.0, v_rest=0.0, v_reset=0.0, v_th=1.0, dt=1.0)
-        self.o = Leaky(n_out, tau=5.0, dt=1.0)
-        self.i2r = eqsnn.Projection(Linear(n_in, n_rec, key=k1), Expon(n_rec, tau=10.0, dt=1.0))
-        self.r2o = eqsnn.Projection(Linear(n_rec, n_out, key=k2), Expon(n_out, tau=10.0, dt=1.0))
-
-    def init_state(self, *, key=None):
-        return TinySNNState(self.i2r.init_state(), self.r.init_state(), self.r2o.init_state(), self.o.init_state())
-
-    def step(self, s, x):
-        # the seed's update order: both projections read the previous state, then the neurons
-        i2r, cur_r = self.i2r.step(s.i2r, x, s.r.v)
-        r2o, cur_o = self.r2o.step(s.r2o, s.r.spike, s.o.x)
-        r, _ = self.r.step(s.r, cur_r)
-        o, out = self.o.step(s.o, cur_o)
-        return TinySNNState(i2r, r, r2o, o), out
+def TinySNN(n_in, n_rec, n_out, *, key):
+    """The seed's update order: the read-out projection sees the previous step's spikes."""
+    k1, k2 = jax.random.split(key)
+    return eqsnn.Graph(
+        nodes={
+            "i2r": eqsnn.Projection(Linear(n_in, n_rec, key=k1), Expon(n_rec, tau=10.0, dt=1.0)),
+            "r": LIF(n_rec, tau=10.0, v_rest=0.0, v_reset=0.0, v_th=1.0, dt=1.0),
+            "r2o": eqsnn.Projection(Linear(n_rec, n_out, key=k2), Expon(n_out, tau=10.0, dt=1.0)),
+            "o": Leaky(n_out, tau=5.0, dt=1.0),
+        },
+        edges=[("input", "i2r"), ("i2r", "r"), ("r2o", "o")],
+        delayed=[("r", "r2o")],
+        output="o",
+    )
 
 
 def _spike_data(seed, n, t=12, n_in=12):
@@ -137,7 +121,7 @@ def test_gru_and_snn_loss_decreases(kind):
             return loss, {"acc": losses.accuracy(logits, targets), "count": losses.spike_l1(spikes)}
 
         trainer = BPTT(
-            loss_fn, optax.rmsprop(1e-2), monitors={"r.spike": lambda s: s.r.spike}, progress=False, verbose=False
+            loss_fn, optax.rmsprop(1e-2), monitor={"r.spike": lambda s: s.r.spike}, progress=False, verbose=False
         )
     _, h = trainer.fit(model, (x, y), num_epochs=3, batch_size=32, key=jax.random.key(4))
     loss = h.metric("fit", "loss")
@@ -332,7 +316,7 @@ def test_bad_batches_fail_before_compiling():
     with pytest.raises(ValueError, match=r"test_data.*targets per sample \(\) float32.*expected.*int32"):
         trainer.fit(model, (x, y), (x, y.astype(np.float32)), num_epochs=1, batch_size=16, key=jax.random.key(0))
     # inputs that do not fit the model: the model's own check, at trace time
-    with pytest.raises(ValueError, match=r"`xs` must have shape \(T, 4\)"):
+    with pytest.raises(ValueError, match=r"`x` must have shape \(4,\)"):
         trainer.fit(model, (x[..., :3], y), num_epochs=1, batch_size=16, key=jax.random.key(0))
     # integer inputs, mismatched lengths, missing key
     with pytest.raises(TypeError, match="inputs must be a floating array"):

@@ -411,3 +411,66 @@ def test_wrong_input_shape_and_state_type(name):
     # the check (or the jaxtyping/beartype hook, when on) names `state` and the expected class
     with pytest.raises(TypeError, match=rf"(?s)state.*{type(state).__name__}"):
         model.step(other, jnp.zeros(3))
+
+
+# ------------------------------------------------------------ unit-scale presets
+
+# (class, an override and its value: Izhikevich has no `tau`, its recovery rate is `a`)
+PRESETS = {
+    "ALIF": (N.ALIF, "tau", 3.0),
+    "ExpIF": (N.ExpIF, "tau", 3.0),
+    "AdEx": (N.AdEx, "tau", 3.0),
+    "QuaIF": (N.QuaIF, "tau", 3.0),
+    "Izhikevich": (N.Izhikevich, "a", 0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_unit_scale_fires_for_unit_input_where_the_default_does_not(name):
+    cls, _, _ = PRESETS[name]
+    preset = cls.unit_scale(3)
+    assert preset.dt == 1.0 and preset.v_th == 1.0
+    xs = jnp.full((100, 3), 1.5)
+    spikes, v = scan(preset, xs)
+    assert spikes.sum() > 0
+    assert np.all(np.isfinite(v))
+    spikes_default, _ = scan(cls(3, dt=0.1), xs)
+    assert spikes_default.sum() == 0
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_unit_scale_overrides_are_applied_last(name):
+    cls, arg, value = PRESETS[name]
+    model = cls.unit_scale(3, **{arg: value}, dt=0.5)
+    assert getattr(model, arg) == value
+    assert model.dt == 0.5
+    assert isinstance(cls.unit_scale((2, 4)).init_state().v, jax.Array)
+    assert cls.unit_scale((2, 4)).init_state().v.shape == (2, 4)
+
+
+# (class, its time constants and other strictly positive parameters)
+POSITIVE = {
+    "ALIF": (N.ALIF, ("tau", "tau_a", "dt")),
+    "ExpIF": (N.ExpIF, ("tau", "delta_t", "dt")),
+    "AdEx": (N.AdEx, ("tau", "tau_w", "delta_t", "dt")),
+    "QuaIF": (N.QuaIF, ("tau", "dt")),
+    "Izhikevich": (N.Izhikevich, ("a", "dt")),
+    "HH": (N.HH, ("c", "g_l", "dt")),
+}
+bad_values = st.one_of(
+    st.floats(max_value=0.0),  # zero, negative, -inf
+    st.just(float("nan")),
+    st.just(float("inf")),
+)
+
+
+@SETTINGS
+@given(name=st.sampled_from(list(POSITIVE)), data=st.data(), bad=bad_values, as_array=st.booleans())
+def test_nonpositive_or_nonfinite_time_constant_raises_naming_class_and_argument(name, data, bad, as_array):
+    cls, args = POSITIVE[name]
+    arg = data.draw(st.sampled_from(args))
+    value = bad
+    if as_array and arg != "dt":  # `dt` must be a scalar
+        value = np.array([10.0, bad, 10.0])
+    with pytest.raises(ValueError, match=f"{name}: `{arg}`"):
+        cls(3, **{arg: value})

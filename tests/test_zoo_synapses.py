@@ -300,7 +300,7 @@ def test_fixed_prob_connection_fraction_and_scalar_weight():
 def test_projection_with_fixed_prob_ampa_and_coba():
     proj = eqsnn.Projection(nn.FixedProb(4, 3, 1.0, key=jax.random.key(1), weight=1.0), S.AMPA(3), O.COBA(0.0))
     state = proj.init_state()
-    state, current = proj.step(state, jnp.ones(4), jnp.full(3, -65.0))
+    state, current = proj.step(state, (jnp.ones(4), jnp.full(3, -65.0)))
     g = 0.98 * 0.5 / (0.98 * 0.5 + 0.18) * (1 - math.exp(-(0.98 * 0.5 + 0.18) * 0.1))
     np.testing.assert_allclose(np.asarray(current), g * 65.0, rtol=1e-5)
 
@@ -344,3 +344,73 @@ def test_comm_layers_reject_wrong_input_shape():
         nn.OneToOne(3)(jnp.zeros(4))
     with pytest.raises(ValueError, match=r"`x`.*in_features=3.*\(4,\)"):
         nn.FixedProb(3, 2, 0.5, key=jax.random.key(0))(jnp.zeros(4))
+
+
+# ------------------------------------------------- declared parameters, validated
+
+SYNAPSE_CLASSES = (S.Expon, S.DualExpon, S.Alpha, S.NMDA, S.AMPA, S.GABAa)
+# every time constant of every synapse (`dt` included): the declared positive parameters in ms
+TIME_CONSTANTS = [
+    (cls, name)
+    for cls in SYNAPSE_CLASSES
+    for name, spec in eqsnn.params_of(cls).items()
+    if spec.unit == "ms" and spec.constraint == "positive"
+]
+NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
+NOT_A_TIME_CONSTANT = st.one_of(st.floats(max_value=0.0), NON_FINITE)
+
+
+def test_time_constants_are_declared():
+    declared = {(cls.__name__, name) for cls, name in TIME_CONSTANTS}
+    expected = {("Expon", "tau"), ("DualExpon", "tau_decay"), ("DualExpon", "tau_rise")}
+    expected |= {("Alpha", "tau_decay"), ("NMDA", "tau_decay"), ("NMDA", "tau_rise")}
+    expected |= {(cls.__name__, "dt") for cls in SYNAPSE_CLASSES}
+    assert declared == expected
+
+
+@pytest.mark.parametrize("cls, name", TIME_CONSTANTS, ids=lambda c: getattr(c, "__name__", c))
+@SETTINGS
+@given(value=NOT_A_TIME_CONSTANT, as_array=st.booleans())
+def test_synapse_rejects_nonpositive_or_nonfinite_time_constant(cls, name, value, as_array):
+    if as_array and name != "dt":  # one bad element among good ones (`dt` is a scalar)
+        value = np.array([1.0, value, 2.0])
+    with pytest.raises(ValueError, match=f"{cls.__name__}: `{name}`"):
+        cls(3, **{name: value})
+
+
+@pytest.mark.parametrize(
+    "cls, name",
+    [(cls, name) for cls in SYNAPSE_CLASSES for name in eqsnn.params_of(cls)] + [(S.DualExpon, "norm")],
+    ids=lambda c: getattr(c, "__name__", c),
+)
+@SETTINGS
+@given(value=NON_FINITE)
+def test_synapse_rejects_nonfinite_parameter(cls, name, value):
+    with pytest.raises(ValueError, match=f"{cls.__name__}: `{name}`.*finite"):
+        cls(3, **{name: value})
+
+
+OUTPUT_PARAMS = [(O.COBA, "e")] + [(O.MgBlock, name) for name in eqsnn.params_of(O.MgBlock)]
+
+
+@pytest.mark.parametrize("cls, name", OUTPUT_PARAMS, ids=lambda c: getattr(c, "__name__", c))
+@SETTINGS
+@given(value=st.one_of(NON_FINITE, st.none(), st.text(max_size=5)))
+def test_output_rejects_nonfinite_or_non_numeric_parameter(cls, name, value):
+    error = ValueError if isinstance(value, float) else TypeError
+    with pytest.raises(error, match=f"{cls.__name__}: `{name}`"):
+        cls(**{name: value})
+    if cls is O.COBA:  # `e` may also be given positionally
+        with pytest.raises(error, match=f"COBA: `{name}`"):
+            O.COBA(value)
+
+
+@SETTINGS
+@given(beta=st.floats(max_value=0.0), cc_mg=st.floats(max_value=0.0, exclude_max=True))
+def test_mgblock_rejects_constraint_violations(beta, cc_mg):
+    with pytest.raises(ValueError, match="MgBlock: `beta`"):
+        O.MgBlock(beta=beta)
+    with pytest.raises(ValueError, match="MgBlock: `cc_mg`"):
+        O.MgBlock(cc_mg=cc_mg)
+    O.MgBlock(cc_mg=0.0)  # no magnesium: no block
+    O.COBA(jnp.full(3, -80.0))  # any shape: it broadcasts against the postsynaptic population

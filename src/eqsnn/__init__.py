@@ -14,11 +14,26 @@ from . import (
     train as train,
 )
 from ._core import (
+    AbstractComposition as AbstractComposition,
     AbstractDynamics as AbstractDynamics,
     AbstractSequence as AbstractSequence,
+    AbstractStateless as AbstractStateless,
+    Delay as Delay,
+    DelayState as DelayState,
+    Lambda as Lambda,
     Sequential as Sequential,
+    as_dynamics as as_dynamics,
     is_stateless as is_stateless,
     run as run,
+)
+from ._custom_types import ParamLike as ParamLike
+from ._graph import Graph as Graph, GraphState as GraphState
+from ._params import Param as Param, param as param, params_of as params_of, positive as positive, unwrap as unwrap
+from ._population import (
+    AbstractNeuron as AbstractNeuron,
+    AbstractPopulation as AbstractPopulation,
+    AbstractSpikingNeuron as AbstractSpikingNeuron,
+    AbstractSynapse as AbstractSynapse,
 )
 from ._projection import Projection as Projection
 

@@ -1,31 +1,53 @@
-"""The dynamics protocol, running through time, and sequential composition."""
+r"""The dynamics protocol, stateless layers, chains, delays, and running through time.
+
+Everything here is one sample: batches are `jax.vmap`.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
+import warnings
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+import numpy as np
+import paramax
 
-from ._custom_types import PRNGKeyArray, PyTree
+from ._custom_types import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree
 
 State = TypeVar("State")
 X = TypeVar("X")
 Y = TypeVar("Y")
 
+__all__ = [
+    "AbstractSequence",
+    "AbstractDynamics",
+    "AbstractStateless",
+    "Lambda",
+    "as_dynamics",
+    "is_stateless",
+    "AbstractComposition",
+    "Sequential",
+    "Delay",
+    "DelayState",
+    "run",
+]
+
 
 class AbstractSequence(eqx.Module):
     r"""An input sequence of `num_steps` steps that is not stored step by step.
 
-    [`eqsnn.run`][] accepts one wherever it accepts a `[T, ...]` array. A model
-    that knows the type consumes it in `prepare_inputs` (for example
-    [`eqsnn.models.SNN`][] projects [`eqsnn.nn.SpikeSteps`][] event by event);
-    otherwise `run` calls `materialise()` and scans the arrays. A checkpointed
-    `run` cuts it with `segment`, so the full `[T, ...]` form is never built.
+    [`eqsnn.run`][] accepts one wherever it accepts a `[T, ...]` array. A
+    stateless layer at the start of a composition receives it whole (see
+    [`eqsnn.AbstractStateless`][]); [`eqsnn.nn.Linear`][] calls `matmul`, so a
+    sequence that knows a faster product than `materialise() @ W` (the
+    event-driven [`eqsnn.nn.SpikeSteps`][]) never builds its dense form. Any
+    other model gets `materialise()`. A rematerialised `run` cuts it with
+    `segment`.
     """
 
     @property
@@ -41,29 +63,28 @@ class AbstractSequence(eqx.Module):
     def materialise(self) -> PyTree:
         """The sequence as arrays with a leading time axis `[T, ...]`."""
 
+    def matmul(self, weight: Float[Array, "n_in n_out"]) -> Float[Array, "T n_out"]:
+        r"""$(x W)_t$ for every step: `materialise() @ weight` unless the sequence knows better."""
+        return self.materialise() @ weight
+
 
 class AbstractDynamics(eqx.Module, Generic[State, X, Y]):
     r"""A discrete-time dynamical system for ONE sample, with explicit state.
 
     $$ (s_{t}, y_t) = \mathrm{step}(s_{t-1}, x_t), \qquad s_{-1} = \mathrm{init\_state}() $$
 
-    `step` has the signature of a `jax.lax.scan` body, so
+    `init_state` and `step` are all a dynamics overrides. `step` has the
+    signature of a `jax.lax.scan` body, so
     `lax.scan(model.step, model.init_state(), xs)` runs a sequence. Batches
     are `jax.vmap` over samples: there is no batch axis inside a model.
 
-    Parameters are the array leaves of the module; hyper-parameters that are
-    not trained (`tau`, thresholds, `dt`, sizes) are Python scalars or static
-    fields, so `eqx.partition(model, eqx.is_inexact_array)` splits out exactly
-    the trainable parameters. A stateless layer returns `None` from
-    `init_state`.
+    Parameters are the inexact array leaves of the module; hyper-parameters
+    that are not trained are Python scalars or static fields, so
+    `eqx.partition(model, eqx.is_inexact_array)` yields exactly the trainable
+    parameters.
 
-    **Sequence-level fast path.** A subclass may hoist work that does not
-    depend on the state out of the time loop: `prepare_inputs(xs)` transforms
-    the whole input sequence `xs: [T, ...]` once, and
-    `step_prepared(state, u_t)` consumes one prepared element. The contract is
-    `step(s, x) == step_prepared(s, prepare_inputs(x[None])[0])`; the default
-    (identity and `step`) satisfies it trivially. [`eqsnn.run`][] uses this
-    path.
+    `a >> b` chains two dynamics (or a dynamics and any callable, such as an
+    `eqx.nn.Conv2d`) into an [`eqsnn.Sequential`][].
     """
 
     @abc.abstractmethod
@@ -75,15 +96,6 @@ class AbstractDynamics(eqx.Module, Generic[State, X, Y]):
     def step(self, state: State, x: X) -> tuple[State, Y]:
         """Advance one time step: `(state, x) -> (new_state, output)`."""
 
-    def prepare_inputs(self, xs: Any) -> Any:
-        """State-independent work over a whole input sequence `[T, ...]`
-        (default: identity)."""
-        return xs
-
-    def step_prepared(self, state: State, u: Any) -> tuple[State, Y]:
-        """One step on a prepared input (default: `step`)."""
-        return self.step(state, u)
-
     def __hash__(self) -> int:
         # `jax.lax.scan(model.step, ...)` hashes the bound method, hence the
         # module; Equinox's field hash fails on array leaves. Fall back to the
@@ -93,48 +105,159 @@ class AbstractDynamics(eqx.Module, Generic[State, X, Y]):
         except TypeError:
             return id(self)
 
-    def __rshift__(self, other: AbstractDynamics) -> Sequential:
+    def __rshift__(self, other: Any) -> Sequential:
         """`a >> b` is `Sequential(a, b)` (flattening nested `Sequential`s)."""
-        left = self.layers if isinstance(self, Sequential) else (self,)
-        right = other.layers if isinstance(other, Sequential) else (other,)
-        return Sequential(*left, *right)
+        return Sequential(*_chain_items(self), *_chain_items(other))
+
+    def __rrshift__(self, other: Any) -> Sequential:
+        """`f >> a` for a callable `f` (an `eqx.nn` layer, `jnp.ravel`) that knows no `>>`."""
+        return Sequential(*_chain_items(other), *_chain_items(self))
+
+
+def _chain_items(obj: Any) -> tuple[Any, ...]:
+    return obj.layers if isinstance(obj, Sequential) else (obj,)
+
+
+class AbstractStateless(AbstractDynamics[None, Any, Any]):
+    r"""A layer without state: `__call__(x) -> y`; `init_state()` is `None` and
+    `step(None, x) = (None, self(x))`, defined once here.
+
+    **The one speed hook.** A composition's leading stateless layers do not
+    depend on the state, so [`eqsnn.run`][] applies them to the whole sequence
+    at once, through `over_sequence(xs)`: by default `jax.vmap(self)(xs)` (one
+    batched call instead of T small ones), after materialising an
+    [`eqsnn.AbstractSequence`][]. A layer may override it with a faster
+    whole-sequence form ([`eqsnn.nn.Linear`][] hands an `AbstractSequence`
+    its weight, so spike events add weight rows); nothing else in eqsnn is
+    overridden for speed.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, x: Any) -> Any:
+        """The layer's output for one step's input."""
+
+    def init_state(self, *, key: PRNGKeyArray | None = None) -> None:
+        return None
+
+    def step(self, state: None, x: Any) -> tuple[None, Any]:
+        if state is not None:
+            raise TypeError(
+                f"{type(self).__name__}: `state` must be None (a stateless layer), got {type(state).__name__}"
+            )
+        return None, self(x)
+
+    def over_sequence(self, xs: Any) -> Any:
+        """The outputs for a whole input sequence `[T, ...]` (or an
+        [`eqsnn.AbstractSequence`][]), equal to `self` applied at every step."""
+        if isinstance(xs, AbstractSequence):
+            xs = xs.materialise()
+        return jax.vmap(self)(xs)
+
+
+class Lambda(AbstractStateless):
+    r"""Any callable as a stateless layer: $y_t = f(x_t)$.
+
+    `f` may be a function (`jnp.ravel`, `jax.nn.relu`) or an Equinox module
+    (`eqx.nn.Conv2d`, `eqx.nn.MaxPool2d`, `eqx.nn.MLP`, a user's own); a
+    module's inexact arrays are trained like any other parameter.
+    [`eqsnn.Sequential`][] and `>>` wrap callables in a `Lambda` themselves.
+
+    **Arguments:** `fn`, a callable of one step's input (one sample).
+    """
+
+    fn: Callable[[Any], Any]
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        if isinstance(fn, AbstractDynamics) or not callable(fn):
+            got = "an eqsnn dynamics (use it directly)" if isinstance(fn, AbstractDynamics) else type(fn).__name__
+            raise TypeError(f"Lambda: `fn` must be a callable of one input, got {got}")
+        self.fn = fn
+
+    def __call__(self, x: Any) -> Any:
+        return self.fn(x)
+
+
+def as_dynamics(layer: Any, *, where: str = "as_dynamics", name: str = "layer") -> AbstractDynamics:
+    """`layer` itself if it is an eqsnn dynamics, a [`eqsnn.Lambda`][] if it is any other callable.
+
+    **Raises:** `TypeError` naming `where` and `name` for anything else."""
+    if isinstance(layer, AbstractDynamics):
+        return layer
+    if callable(layer):
+        return Lambda(layer)
+    raise TypeError(
+        f"{where}: `{name}` must be an eqsnn dynamics (init_state/step) or a callable "
+        f"(an eqx.nn layer, a function), got {type(layer).__name__}"
+    )
 
 
 def is_stateless(model: AbstractDynamics) -> bool:
     """Whether `model` has no state (its `init_state()` is `None`)."""
+    if not isinstance(model, AbstractDynamics):
+        raise TypeError(f"is_stateless: `model` must be an eqsnn dynamics, got {type(model).__name__}")
     return model.init_state() is None
 
 
-class Sequential(AbstractDynamics[tuple, Any, Any]):
+def probe_output(layer: AbstractDynamics, make_input: Callable[[], Any] | None = None) -> jax.ShapeDtypeStruct | None:
+    """The output shape of `layer` when the input shape does not matter (a population given a
+    scalar broadcasts it to its shape), or `None` when it cannot be known without an input.
+    `make_input` builds the probe input (default: a scalar zero)."""
+    make_input = (lambda: jnp.zeros(())) if make_input is None else make_input
+    try:
+        out = jax.eval_shape(lambda m: m.step(m.init_state(), make_input()), layer)[1]
+    except Exception:  # noqa: BLE001 - any failure means "needs a real input"
+        return None
+    return out if isinstance(out, jax.ShapeDtypeStruct) else None
+
+
+class AbstractComposition(AbstractDynamics[State, X, Y]):
+    """A dynamics built of other dynamics ([`eqsnn.Sequential`][], [`eqsnn.Graph`][]).
+
+    It implements the hoisting rule once for its kind: `_hoist()` returns
+    `(prepare, body)`, where `prepare` applies the composition's leading
+    stateless layers to a whole input sequence and `body` steps the rest with
+    the composition's own state. [`eqsnn.run`][] uses it; nothing else does.
+    """
+
+    @abc.abstractmethod
+    def _hoist(self) -> tuple[Callable[[Any], Any] | None, AbstractDynamics]:
+        """`(prepare, body)`, or `(None, self)` when nothing can be hoisted."""
+
+
+class Sequential(AbstractComposition[tuple, Any, Any]):
     r"""Feed each layer's output to the next, within one time step.
 
     $$ y_t = f_n(\dots f_2(f_1(x_t))) $$
 
     The state is the tuple of the children's states (`None` for stateless
     layers), so `state[0]` is the first layer's state, as in Optax's `chain`.
+    Any callable among `layers` (an `eqx.nn.Conv2d`, `jnp.ravel`) is wrapped
+    in an [`eqsnn.Lambda`][]. A [`eqsnn.Delay`][] without a `shape` takes the
+    shape of the population before it.
 
-    Leading stateless layers (a `Linear` on the input, say) do not depend on
-    the state, so `prepare_inputs` applies them to the whole sequence at once
-    through their own `prepare_inputs` (one large matmul instead of T small
-    ones, or an event-driven projection of spike steps), then hands over to
-    the first stateful layer's own `prepare_inputs`.
+    **Hoisting.** The leading stateless layers do not depend on the state:
+    [`eqsnn.run`][] applies them to the whole sequence at once (their
+    `over_sequence`) and scans the rest.
 
     **Arguments:**
 
-    - `*layers`: the dynamics to chain, at least one.
+    - `*layers`: the dynamics (or callables) to chain, at least one.
     """
 
     layers: tuple[AbstractDynamics, ...]
 
-    def __init__(self, *layers: AbstractDynamics):
+    def __init__(self, *layers: Any):
         if not layers:
             raise ValueError("Sequential: `layers` must hold at least one layer, got none")
+        out = []
         for i, layer in enumerate(layers):
-            if not isinstance(layer, AbstractDynamics):
-                raise TypeError(
-                    f"Sequential: `layers[{i}]` must be an eqsnn dynamics (init_state/step), got {type(layer).__name__}"
-                )
-        self.layers = tuple(layers)
+            layer = as_dynamics(layer, where="Sequential", name=f"layers[{i}]")
+            if isinstance(layer, Delay) and layer.shape is None and out:
+                spec = probe_output(out[-1])
+                if spec is not None:
+                    layer = Delay(layer.steps, spec.shape)
+            out.append(layer)
+        self.layers = tuple(out)
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> tuple:
         keys = [None] * len(self.layers) if key is None else list(jax.random.split(key, len(self.layers)))
@@ -148,39 +271,104 @@ class Sequential(AbstractDynamics[tuple, Any, Any]):
             )
 
     def step(self, state: tuple, x: Any) -> tuple[tuple, Any]:
+        return self._step_from(0, state, x)
+
+    def _step_from(self, first: int, state: tuple, x: Any) -> tuple[tuple, Any]:
         self._check_state(state)
-        new_state = []
-        for layer, s in zip(self.layers, state, strict=True):
+        new_state = list(state[:first])
+        for layer, s in zip(self.layers[first:], state[first:], strict=True):
             s, x = layer.step(s, x)
             new_state.append(s)
         return tuple(new_state), x
 
-    def _num_hoisted(self) -> int:
+    def _hoist(self) -> tuple[Callable[[Any], Any] | None, AbstractDynamics]:
         n = 0
-        for layer in self.layers[:-1]:
-            if not is_stateless(layer):
-                break
+        while n < len(self.layers) and isinstance(self.layers[n], AbstractStateless):
             n += 1
-        return n
+        if n == 0:
+            return None, self
+        head = self.layers[:n]
 
-    def prepare_inputs(self, xs: Any) -> Any:
-        n = self._num_hoisted()
-        for layer in self.layers[:n]:  # a stateless layer's prepared inputs are its outputs
-            xs = layer.prepare_inputs(xs)
-        return self.layers[n].prepare_inputs(xs)
+        def prepare(xs: Any) -> Any:
+            for layer in head:
+                xs = layer.over_sequence(xs)
+            return xs
 
-    def step_prepared(self, state: tuple, u: Any) -> tuple[tuple, Any]:
-        self._check_state(state)
-        n = self._num_hoisted()
-        new_state = list(state[:n])
-        for layer in self.layers[:n]:  # identity for layers whose fast path computed their whole output
-            _, u = layer.step_prepared(None, u)
-        s, x = self.layers[n].step_prepared(state[n], u)
-        new_state.append(s)
-        for layer, s in zip(self.layers[n + 1 :], state[n + 1 :], strict=True):
-            s, x = layer.step(s, x)
-            new_state.append(s)
-        return tuple(new_state), x
+        return prepare, _SequentialTail(self, n)
+
+
+class _SequentialTail(AbstractDynamics[tuple, Any, Any]):
+    """The layers of a Sequential after its hoisted head, with the Sequential's own state."""
+
+    seq: Sequential
+    first: int = eqx.field(static=True)
+
+    def init_state(self, *, key: PRNGKeyArray | None = None) -> tuple:
+        return self.seq.init_state(key=key)
+
+    def step(self, state: tuple, u: Any) -> tuple[tuple, Any]:
+        return self.seq._step_from(self.first, state, u)
+
+
+class DelayState(eqx.Module):
+    """State of [`eqsnn.Delay`][]: the ring `buffer` `[steps, *shape]` of the last
+    `steps` inputs and the `index` of the oldest one."""
+
+    buffer: Float[Array, "steps *shape"]  # noqa: F821
+    index: Int[Array, ""]
+
+
+class Delay(AbstractDynamics[DelayState, Array, Array]):
+    r"""A fixed delay of `steps` steps: $y_t = x_{t - d}$, and $y_t = 0$ for $t < d$.
+
+    A ring buffer of the last $d$ inputs is its state. `Delay(1)` after a
+    spiking layer hands on the previous step's spikes (the tutorial network's
+    read-out sees them).
+
+    **Arguments:**
+
+    - `steps`: $d$, a positive int (steps, not ms: `round(delay_ms / dt)`).
+    - `shape`: the shape of the input (an int or a tuple). Default `None`:
+      taken from the population before it in a [`eqsnn.Sequential`][] or an
+      [`eqsnn.Graph`][].
+    """
+
+    steps: int = eqx.field(static=True)
+    shape: tuple[int, ...] | None = eqx.field(static=True)
+
+    def __init__(self, steps: int, shape: int | tuple[int, ...] | None = None):
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"Delay: `steps` must be a positive int (a number of steps), got {steps!r}")
+        self.steps = int(steps)
+        if shape is not None:
+            shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+            if not isinstance(shape, tuple) or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
+                raise ValueError(f"Delay: `shape` must be a positive int, a tuple of them or None, got {shape!r}")
+            shape = tuple(int(s) for s in shape)
+        self.shape = shape
+
+    def init_state(self, *, key: PRNGKeyArray | None = None) -> DelayState:
+        if self.shape is None:
+            raise ValueError(
+                "Delay: `shape` is unknown; give Delay(steps, shape=...) or place it after a population "
+                "in a Sequential or Graph"
+            )
+        return DelayState(jnp.zeros((self.steps, *self.shape)), jnp.zeros((), jnp.int32))
+
+    def step(self, state: DelayState, x: Float[ArrayLike, "*shape"]) -> tuple[DelayState, Float[Array, "*shape"]]:
+        if not isinstance(state, DelayState):
+            raise TypeError(f"Delay: `state` must be a DelayState (from init_state), got {type(state).__name__}")
+        x = jnp.asarray(x)
+        if x.shape not in ((), self.shape):
+            raise ValueError(f"Delay: `x` must have shape {self.shape} or be a scalar, got shape {tuple(x.shape)}")
+        out = state.buffer[state.index]
+        buffer = state.buffer.at[state.index].set(jnp.broadcast_to(x, self.shape).astype(state.buffer.dtype))
+        return DelayState(buffer, (state.index + 1) % self.steps), out
+
+
+# --------------------------------------------------------------------------- #
+# run
+# --------------------------------------------------------------------------- #
 
 
 def _leading_length(xs: PyTree) -> int:
@@ -201,7 +389,7 @@ def _leading_length(xs: PyTree) -> int:
 
 
 def _check_state_matches(model: AbstractDynamics, state: PyTree) -> None:
-    expected = jax.eval_shape(lambda: model.init_state())  # a bound method would be hashed: tracers in jit
+    expected = jax.eval_shape(lambda m: m.init_state(), model)
     exp_struct = jtu.tree_structure(expected)
     got_struct = jtu.tree_structure(state)
     if exp_struct != got_struct:
@@ -217,18 +405,48 @@ def _check_state_matches(model: AbstractDynamics, state: PyTree) -> None:
             )
 
 
+def _positive_int_or_none(value: Any, name: str, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{where}: `{name}` must be a positive int (steps per segment) or None, got {value!r}")
+    return int(value)
+
+
+def monitor_fn(monitor: Any, where: str) -> Callable[[Any], PyTree] | None:
+    """A monitor given as a function of the state, or as `{name: function}`, as one function."""
+    if monitor is None or (callable(monitor) and not isinstance(monitor, Mapping)):
+        return monitor
+    if isinstance(monitor, Mapping) and all(isinstance(k, str) and callable(f) for k, f in monitor.items()):
+        fns = dict(monitor)
+        return lambda s: {k: f(s) for k, f in fns.items()}
+    raise TypeError(f"{where}: `monitor` must be a function of the state or a dict {{name: function}}, got {monitor!r}")
+
+
+def check_reduce(value: Any, where: str) -> str | None:
+    if value not in (None, "sum", "mean"):
+        raise ValueError(f"{where}: `reduce_monitor` must be None, 'sum' or 'mean', got {value!r}")
+    return value
+
+
 def run(
     model: AbstractDynamics,
     xs: PyTree,
     state: PyTree | None = None,
     *,
-    monitor: Callable[[Any], PyTree] | None = None,
+    monitor: Callable[[Any], PyTree] | Mapping[str, Callable[[Any], Array]] | None = None,
     reduce_monitor: str | None = None,
+    remat: int | None = None,
     checkpoint: int | None = None,
 ) -> tuple[Any, Any] | tuple[Any, Any, Any]:
     r"""Scan `model` over the leading (time) axis of `xs`.
 
     $$ (s_t, y_t) = \mathrm{step}(s_{t-1}, x_t), \quad t = 0, \dots, T-1 $$
+
+    The model is first unwrapped ([`eqsnn.unwrap`][]: reparameterised
+    parameters such as [`eqsnn.positive`][] become plain arrays). A
+    composition's leading stateless layers are applied to the whole sequence
+    before the scan (the hoisting rule, see [`eqsnn.AbstractStateless`][]).
 
     **Arguments:**
 
@@ -236,17 +454,18 @@ def run(
     - `xs`: inputs `[T, ...]` (any PyTree whose leaves share `T`), or an
       [`eqsnn.AbstractSequence`][] such as [`eqsnn.nn.SpikeSteps`][].
     - `state`: the initial state; `None` means `model.init_state()`.
-    - `monitor`: a function of the state, called after every step; its
-      results are stacked over time (`[T, ...]`). A dict of named arrays is
-      the usual choice, e.g. `lambda s: {"r.spike": s.r.spike}`.
+    - `monitor`: a function of the state, or a dict `{name: function}`,
+      called after every step; its results are stacked over time
+      (`[T, ...]`), e.g. `{"r.spike": lambda s: s["r"].spike}`.
     - `reduce_monitor`: `None` (default: stack, `[T, ...]`), `'sum'`
       ($\sum_t m(s_t)$) or `'mean'` ($\frac1T \sum_t m(s_t)$): reduce over
       time inside the scan instead, so no `[T, ...]` array (nor its
       cotangent) is kept. Spike counts for L1/L2 regularisers need only this.
-    - `checkpoint`: if given, the scan is cut into segments of this many steps
+    - `remat`: if given, the scan is cut into segments of this many steps
       and each segment is rematerialised in the backward pass
-      (`jax.checkpoint`), so BPTT memory grows with `T / checkpoint +
-      checkpoint` instead of `T`. Values and gradients are unchanged.
+      (`jax.checkpoint`), so BPTT memory grows with `T / remat + remat`
+      instead of `T`. Values and gradients are unchanged.
+    - `checkpoint`: the 0.1 name of `remat` (deprecated).
 
     **Returns:**
 
@@ -255,27 +474,33 @@ def run(
     """
     if not isinstance(model, AbstractDynamics):
         raise TypeError(f"run: `model` must be an eqsnn dynamics, got {type(model).__name__}")
+    if checkpoint is not None:
+        warnings.warn("run: `checkpoint=` is renamed `remat=`", DeprecationWarning, stacklevel=2)
+        if remat is None:
+            remat = checkpoint
+    remat = _positive_int_or_none(remat, "remat", "run")
+    monitor = monitor_fn(monitor, "run")
+    reduce_monitor = check_reduce(reduce_monitor, "run")
+    if reduce_monitor is not None and monitor is None:
+        raise ValueError("run: `reduce_monitor` needs a `monitor` to reduce, got monitor=None")
+    model = paramax.unwrap(model)
     num_steps = _leading_length(xs)
     if state is None:
         state = model.init_state()
     else:
         _check_state_matches(model, state)
-    if checkpoint is not None and (isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint <= 0):
-        raise ValueError(f"run: `checkpoint` must be a positive int (steps per segment) or None, got {checkpoint!r}")
+
+    head, body_model = model._hoist() if isinstance(model, AbstractComposition) else (None, model)
 
     def prepare(x):
-        us = model.prepare_inputs(x)
+        us = x if head is None else head(x)
         return us.materialise() if isinstance(us, AbstractSequence) else us
 
-    if reduce_monitor not in (None, "sum", "mean"):
-        raise ValueError(f"run: `reduce_monitor` must be None, 'sum' or 'mean', got {reduce_monitor!r}")
-    if reduce_monitor is not None and monitor is None:
-        raise ValueError("run: `reduce_monitor` needs a `monitor` to reduce, got monitor=None")
     reducing = reduce_monitor is not None
 
     def body(carry, u):
         s, acc = carry if reducing else (carry, None)
-        s, y = model.step_prepared(s, u)
+        s, y = body_model.step(s, u)
         if monitor is None:
             return s, y
         if reducing:
@@ -284,12 +509,12 @@ def run(
 
     init = state
     if reducing:
-        shapes = jax.eval_shape(lambda: monitor(state))
+        shapes = jax.eval_shape(monitor, state)
         init = (state, jtu.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes))
-    if checkpoint is None or checkpoint >= num_steps:
+    if remat is None or remat >= num_steps:
         final, out = jax.lax.scan(body, init, prepare(xs))
     else:
-        final, out = _segmented_scan(prepare, body, init, xs, num_steps, checkpoint)
+        final, out = _segmented_scan(prepare, body, init, xs, num_steps, remat)
 
     if monitor is None:
         return final, out

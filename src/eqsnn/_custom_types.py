@@ -1,6 +1,6 @@
 """Type aliases used across eqsnn (one place, as in Diffrax)."""
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
@@ -8,8 +8,13 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 #: floating array (trained when it is an inexact array leaf).
 RealScalarLike: TypeAlias = float | int | Float[ArrayLike, ""]
 
-#: A per-neuron parameter: a scalar or one value per neuron.
-ParamLike: TypeAlias = float | int | Float[ArrayLike, ""] | Float[ArrayLike, " n"]
+#: A population parameter: a real number, a float array broadcastable to the
+#: population's shape, or a reparameterised array (`eqsnn.positive`, `paramax`
+#: wrappers). It is `Any` to the type checker on purpose: declared parameters are
+#: validated by `eqsnn.AbstractPopulation.__check_init__` (one path, whose errors
+#: name the class, the argument, the expected and the received value), which
+#: accepts exactly the values above.
+ParamLike: TypeAlias = Any
 
 __all__ = [
     "Array",

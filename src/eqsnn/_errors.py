@@ -69,23 +69,25 @@ def check_input(name: str, x: Any, shape: tuple[int, ...] | None, *, owner: str 
     return x
 
 
-def check_state(name: str, state: Any, expected_type: type, *, owner: str = "", size: int | None = None) -> None:
+def check_state(
+    name: str, state: Any, expected_type: type, *, owner: str = "", shape: tuple[int, ...] | None = None
+) -> None:
     """Raise ``TypeError`` when ``state`` is not a state of the expected class, and, when
-    ``size`` is given, ``ValueError`` when one of its non-scalar leaves is not ``(size,)``
-    (a state of a population of another size, or a batch passed without vmap)."""
+    ``shape`` is given, ``ValueError`` when one of its non-scalar leaves does not have it
+    (a state of a population of another shape, or a batch passed without vmap)."""
     if not isinstance(state, expected_type):
         raise TypeError(
             f"{_where(owner)}`{name}` must be a {expected_type.__name__} "
             f"(from this model's init_state), got {type(state).__name__}"
         )
-    if size is None:
+    if shape is None:
         return
     for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
-        shape = tuple(jnp.shape(leaf))
-        if shape and shape != (size,):
+        got = tuple(jnp.shape(leaf))
+        if got and got != tuple(shape):
             raise ValueError(
-                f"{_where(owner)}`{name}{jax.tree_util.keystr(path)}` must have shape ({size},) "
-                f"(one sample of this model's init_state; vmap for batches), got shape {shape}"
+                f"{_where(owner)}`{name}{jax.tree_util.keystr(path)}` must have shape {tuple(shape)} "
+                f"(one sample of this model's init_state; vmap for batches), got shape {got}"
             )
 
 

@@ -1,46 +1,45 @@
-"""Align-post projections: comm -> syn -> out."""
+"""Align-post projections: comm -> syn -> out, as one dynamics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import equinox as eqx
-
-from ._core import AbstractDynamics
+from ._core import AbstractComposition, AbstractDynamics, AbstractStateless, as_dynamics, is_stateless
 from ._custom_types import Array, Float, PRNGKeyArray
 from ._outputs import CUBA, AbstractOutput
 
 
-class Projection(eqx.Module):
-    r"""BrainPy's align-post projection (`HalfProjAlignPost`), as a pure module.
+class Projection(AbstractComposition[Any, Any, Any]):
+    r"""BrainPy's align-post projection (`HalfProjAlignPost`), as a pure dynamics.
 
-    $$ c_t = \mathrm{comm}(s^{pre}_t), \qquad (g_t) = \mathrm{syn}(g_{t-1}, c_t),
+    $$ c_t = \mathrm{comm}(s^{pre}_t), \qquad g_t = \mathrm{syn}(g_{t-1}, c_t),
        \qquad I_t = \mathrm{out}(g_t, V^{post}) $$
 
-    `step(state, pre_spike, post_v) -> (state, current)`; the state is the
-    synapse's state. The enclosing model decides the update order (which
-    presynaptic spikes, which postsynaptic potential), as a BrainPy `update`
-    does.
+    The state is the synapse's state. The input is the presynaptic activity
+    $s^{pre}_t$; for an output that depends on the postsynaptic potential
+    ([`eqsnn.outputs.COBA`][], [`eqsnn.outputs.MgBlock`][]) it is the pair
+    `(pre, post_v)`, which an [`eqsnn.Graph`][] builds with
+    `reads={"proj": ("post", lambda s: s.v)}`.
 
-    **Fast path:** `comm` is stateless, so `prepare_inputs(pre_seq)` hands a
-    whole presynaptic sequence to `comm.prepare_inputs` at once, and
-    `step_prepared(state, c_t, post_v)` continues from its output.
+    **Hoisting.** `comm` is stateless: for a current-based output,
+    [`eqsnn.run`][] (and a graph) applies it to the whole presynaptic
+    sequence at once ([`eqsnn.nn.Linear`][]'s event-driven form included).
 
-    **Arguments:** `comm` (a stateless dynamics such as
-    [`eqsnn.nn.Linear`][]), `syn` (a synapse such as
-    [`eqsnn.synapses.Expon`][]), `out` (default [`eqsnn.outputs.CUBA`][]).
+    **Arguments:** `comm` (a stateless layer such as [`eqsnn.nn.Linear`][],
+    or any callable), `syn` (a synapse such as [`eqsnn.synapses.Expon`][]),
+    `out` (default [`eqsnn.outputs.CUBA`][]).
     """
 
     comm: AbstractDynamics
     syn: AbstractDynamics
     out: AbstractOutput
 
-    def __init__(self, comm: AbstractDynamics, syn: AbstractDynamics, out: AbstractOutput | None = None):
-        if not isinstance(comm, AbstractDynamics) or comm.init_state() is not None:
-            raise TypeError(
-                f"Projection: `comm` must be a stateless eqsnn layer (e.g. nn.Linear), got {type(comm).__name__}"
-            )
-        if not isinstance(syn, AbstractDynamics):
+    def __init__(self, comm: Any, syn: AbstractDynamics, out: AbstractOutput | None = None):
+        comm = as_dynamics(comm, where="Projection", name="comm")
+        if not is_stateless(comm):
+            raise TypeError(f"Projection: `comm` must be a stateless layer (e.g. nn.Linear), got {type(comm).__name__}")
+        if not isinstance(syn, AbstractDynamics) or is_stateless(syn):
             raise TypeError(
                 f"Projection: `syn` must be an eqsnn synapse (e.g. synapses.Expon), got {type(syn).__name__}"
             )
@@ -54,24 +53,37 @@ class Projection(eqx.Module):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> Any:
         return self.syn.init_state(key=key)
 
-    def step(
-        self, state: Any, pre_spike: Float[Array, "..."], post_v: Float[Array, "..."]
-    ) -> tuple[Any, Float[Array, " n"]]:
-        _, c = self.comm.step(None, pre_spike)
-        return self._syn_out(state, c, post_v)
+    def _split(self, x: Any) -> tuple[Any, Any]:
+        if self.out.needs_potential:
+            if not (isinstance(x, tuple) and len(x) == 2):
+                raise TypeError(
+                    f"Projection: with {type(self.out).__name__} the input must be the pair (pre, post_v), "
+                    f"got {type(x).__name__}"
+                )
+            return x
+        return x, None
 
-    def prepare_inputs(self, pre_seq: Any) -> Float[Array, "T ..."]:
-        """The communication output for a whole presynaptic sequence: `comm`'s
-        own sequence fast path (e.g. the event-driven projection of
-        [`eqsnn.nn.SpikeSteps`][] by [`eqsnn.nn.Linear`][])."""
-        return self.comm.prepare_inputs(pre_seq)
-
-    def step_prepared(
-        self, state: Any, c: Float[Array, "..."], post_v: Float[Array, "..."]
-    ) -> tuple[Any, Float[Array, " n"]]:
-        _, c = self.comm.step_prepared(None, c)  # the rest of comm's step, if its fast path left any
-        return self._syn_out(state, c, post_v)
+    def step(self, state: Any, x: Any) -> tuple[Any, Float[Array, "*shape"]]:
+        pre, post_v = self._split(x)
+        return self._syn_out(state, self.comm.step(None, pre)[1], post_v)
 
     def _syn_out(self, state: Any, c: Any, post_v: Any) -> tuple[Any, Any]:
         state, g = self.syn.step(state, c)
         return state, self.out(g, post_v)
+
+    def _hoist(self) -> tuple[Callable[[Any], Any] | None, AbstractDynamics]:
+        if self.out.needs_potential or not isinstance(self.comm, AbstractStateless):
+            return None, self
+        return self.comm.over_sequence, _ProjectionBody(self)
+
+
+class _ProjectionBody(AbstractDynamics[Any, Any, Any]):
+    """A current-based projection after its hoisted `comm`: the synapse and the output."""
+
+    proj: Projection
+
+    def init_state(self, *, key: PRNGKeyArray | None = None) -> Any:
+        return self.proj.init_state(key=key)
+
+    def step(self, state: Any, c: Any) -> tuple[Any, Any]:
+        return self.proj._syn_out(state, c, None)

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
+import abc
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
-from ._errors import check_positive
-from ._neurons._base import DEFAULT_DT, AbstractNeuron, decay, exp_euler
-
-
-class AbstractSynapse(AbstractNeuron):
-    r"""A synaptic variable per postsynaptic neuron.
-
-    `step(state, x)` takes the communication output $x_t$ (weighted
-    presynaptic spikes, `[size]`) and returns the conductance $g_t$ `[size]`,
-    which an output ([`eqsnn.outputs.CUBA`][], ...) turns into a current.
-    """
+from ._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray
+from ._integrate import decay, exp_euler
+from ._params import Param, check_param, param
+from ._population import AbstractSynapse
 
 
 class ExponState(eqx.Module):
-    """State of [`eqsnn.synapses.Expon`][]: the conductance `g`, `[size]`."""
+    """State of [`eqsnn.synapses.Expon`][]: the conductance `g`, of the population's shape."""
 
-    g: Float[Array, " n"]
+    g: Float[Array, "*shape"]
 
 
-class Expon(AbstractSynapse):
+class Expon(AbstractSynapse[ExponState]):
     r"""Exponentially decaying synapse (BrainPy's `Expon`).
 
     $$ \tau \frac{dg}{dt} = -g + \sum_k \delta(t - t_k)\, w, \qquad
@@ -35,22 +30,16 @@ class Expon(AbstractSynapse):
     The decay is exact; the input $x_t$ (the projection's communication output
     at step $t$, bias included) is added once per step.
 
-    **Arguments** (units; default): `size`; `tau` (ms; `8.`, as BrainPy);
-    `dt` (ms; `0.1`).
+    **Arguments** (units; default): `shape` (an int or a tuple); `tau` (ms;
+    `8.`, as BrainPy); `dt` (ms; `0.1`).
     """
 
-    size: int = eqx.field(static=True)
-    tau: ParamLike
-    dt: RealScalarLike
-
-    def __init__(self, size: int, *, tau: ParamLike = 8.0, dt: RealScalarLike = DEFAULT_DT):
-        self.size, self.tau, self.dt = size, tau, dt
-        self._check_common(dict(tau=tau), positive=("tau",))
+    tau: ParamLike = param(8.0, unit="ms", constraint="positive", doc="decay time constant")
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> ExponState:
         return ExponState(g=self._zeros())
 
-    def step(self, state: ExponState, x: Float[ArrayLike, "..."]) -> tuple[ExponState, Float[Array, " n"]]:
+    def step(self, state: ExponState, x: Float[ArrayLike, "..."]) -> tuple[ExponState, Float[Array, "*shape"]]:
         x = self._check_step(state, ExponState, x)
         g = decay(self.dt, self.tau) * state.g + x
         return ExponState(g=g), g
@@ -58,13 +47,24 @@ class Expon(AbstractSynapse):
 
 class DualExponState(eqx.Module):
     """State of [`eqsnn.synapses.DualExpon`][]: the conductance `g` and the rise
-    variable `h`, each `[size]`."""
+    variable `h`, each of the population's shape."""
 
-    g: Float[Array, " n"]
-    h: Float[Array, " n"]
+    g: Float[Array, "*shape"]
+    h: Float[Array, "*shape"]
 
 
-class DualExpon(AbstractSynapse):
+#: The declaration `DualExpon.__check_init__` validates `norm` against when it is given
+#: (`norm` is not a `param` field, since `None`, its default, is a valid final value).
+_NORM = Param(
+    default=None,
+    unit="1",
+    constraint="real",
+    scalar=False,
+    doc="BrainPy's `A`, the kernel amplitude (None: peak-normalised)",
+)
+
+
+class DualExpon(AbstractSynapse[DualExponState]):
     r"""Difference-of-exponentials synapse (BrainPy's `DualExpon`).
 
     $$ \frac{dg}{dt} = -\frac{g}{\tau_{decay}} + h, \qquad
@@ -84,33 +84,23 @@ class DualExpon(AbstractSynapse):
     $h \leftarrow h e^{-\Delta t/\tau_{rise}}$), then $h \leftarrow h + a x_t$;
     the output is $g$. An input at step $t$ therefore shows in $g$ from step $t+1$.
 
-    **Arguments** (units; default, as BrainPy): `size`; `tau_decay` (ms; `10.`);
-    `tau_rise` (ms; `1.`); `norm`: BrainPy's `A` (`None`: peak-normalised);
-    `dt` (ms; `0.1`).
+    **Arguments** (units; default, as BrainPy): `shape` (an int or a tuple);
+    `tau_decay` (ms; `10.`); `tau_rise` (ms; `1.`); `norm`: BrainPy's `A`
+    (`None`: peak-normalised); `dt` (ms; `0.1`).
     """
 
-    size: int = eqx.field(static=True)
-    tau_decay: ParamLike
-    tau_rise: ParamLike
-    norm: ParamLike | None
-    dt: RealScalarLike
+    tau_decay: ParamLike = param(10.0, unit="ms", constraint="positive", doc="decay time constant")
+    tau_rise: ParamLike = param(1.0, unit="ms", constraint="positive", doc="rise time constant")
+    norm: ParamLike | None = eqx.field(default=None, kw_only=True)
 
-    def __init__(
-        self,
-        size: int,
-        *,
-        tau_decay: ParamLike = 10.0,
-        tau_rise: ParamLike = 1.0,
-        norm: ParamLike | None = None,
-        dt: RealScalarLike = DEFAULT_DT,
-    ):
-        self.size, self.tau_decay, self.tau_rise, self.norm, self.dt = size, tau_decay, tau_rise, norm, dt
-        params = dict(tau_decay=tau_decay, tau_rise=tau_rise)
-        if norm is not None:
-            params["norm"] = norm
-        self._check_common(params, positive=("tau_decay", "tau_rise"))
+    def __check_init__(self) -> None:
+        # Equinox runs this before the base class's check of `shape`; leave a bad shape to it.
+        shape = self.shape
+        valid_shape = isinstance(shape, tuple) and all(isinstance(s, int) and s > 0 for s in shape)
+        if self.norm is not None and valid_shape:
+            check_param(type(self).__name__, "norm", _NORM, self.norm, shape)
 
-    def coefficient(self) -> Float[Array, "*n"]:
+    def coefficient(self) -> Float[Array, "..."]:
         r"""The jump $a$ of $h$ per unit input (1/ms)."""
         tau_d, tau_r = jnp.asarray(self.tau_decay), jnp.asarray(self.tau_rise)
         if self.norm is not None:
@@ -123,7 +113,7 @@ class DualExpon(AbstractSynapse):
     def init_state(self, *, key: PRNGKeyArray | None = None) -> DualExponState:
         return DualExponState(g=self._zeros(), h=self._zeros())
 
-    def step(self, state: DualExponState, x: Float[ArrayLike, "..."]) -> tuple[DualExponState, Float[Array, " n"]]:
+    def step(self, state: DualExponState, x: Float[ArrayLike, "..."]) -> tuple[DualExponState, Float[Array, "*shape"]]:
         x = self._check_step(state, DualExponState, x)
         g = exp_euler(state.g, self.tau_decay * state.h, self.dt, self.tau_decay)
         h = decay(self.dt, self.tau_rise) * state.h + self.coefficient() * x
@@ -132,13 +122,13 @@ class DualExpon(AbstractSynapse):
 
 class AlphaState(eqx.Module):
     """State of [`eqsnn.synapses.Alpha`][]: the conductance `g` and the
-    auxiliary variable `h`, each `[size]`."""
+    auxiliary variable `h`, each of the population's shape."""
 
-    g: Float[Array, " n"]
-    h: Float[Array, " n"]
+    g: Float[Array, "*shape"]
+    h: Float[Array, "*shape"]
 
 
-class Alpha(AbstractSynapse):
+class Alpha(AbstractSynapse[AlphaState]):
     r"""Alpha-function synapse (BrainPy's `Alpha`).
 
     $$ \frac{dg}{dt} = \frac{-g + h}{\tau_{decay}}, \qquad
@@ -152,22 +142,16 @@ class Alpha(AbstractSynapse):
     its old value ($g \leftarrow h + (g - h) e^{-\Delta t/\tau}$), exact decay of
     $h$, then $h \leftarrow h + x_t$; the output is $g$.
 
-    **Arguments** (units; default, as BrainPy): `size`; `tau_decay` (ms; `10.`);
-    `dt` (ms; `0.1`).
+    **Arguments** (units; default, as BrainPy): `shape` (an int or a tuple);
+    `tau_decay` (ms; `10.`); `dt` (ms; `0.1`).
     """
 
-    size: int = eqx.field(static=True)
-    tau_decay: ParamLike
-    dt: RealScalarLike
-
-    def __init__(self, size: int, *, tau_decay: ParamLike = 10.0, dt: RealScalarLike = DEFAULT_DT):
-        self.size, self.tau_decay, self.dt = size, tau_decay, dt
-        self._check_common(dict(tau_decay=tau_decay), positive=("tau_decay",))
+    tau_decay: ParamLike = param(10.0, unit="ms", constraint="positive", doc="time constant")
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> AlphaState:
         return AlphaState(g=self._zeros(), h=self._zeros())
 
-    def step(self, state: AlphaState, x: Float[ArrayLike, "..."]) -> tuple[AlphaState, Float[Array, " n"]]:
+    def step(self, state: AlphaState, x: Float[ArrayLike, "..."]) -> tuple[AlphaState, Float[Array, "*shape"]]:
         x = self._check_step(state, AlphaState, x)
         g = exp_euler(state.g, state.h, self.dt, self.tau_decay)
         h = decay(self.dt, self.tau_decay) * state.h + x
@@ -176,13 +160,13 @@ class Alpha(AbstractSynapse):
 
 class NMDAState(eqx.Module):
     """State of [`eqsnn.synapses.NMDA`][]: the gating `g` (in [0, 1]) and the
-    transmitter trace `x`, each `[size]`."""
+    transmitter trace `x`, each of the population's shape."""
 
-    g: Float[Array, " n"]
-    x: Float[Array, " n"]
+    g: Float[Array, "*shape"]
+    x: Float[Array, "*shape"]
 
 
-class NMDA(AbstractSynapse):
+class NMDA(AbstractSynapse[NMDAState]):
     r"""NMDA receptor kinetics (BrainPy's `NMDA`); pair it with
     [`eqsnn.outputs.MgBlock`][] for the voltage-dependent magnesium block.
 
@@ -195,33 +179,19 @@ class NMDA(AbstractSynapse):
     $k = 1/\tau_{decay} + a x$, $g_\infty = a x / k$), exact decay of $x$, then
     $x \leftarrow x + x^{in}_t$; the output is $g$.
 
-    **Arguments** (units; default, as BrainPy): `size`; `a` (1/ms; `0.5`);
-    `tau_decay` (ms; `100.`); `tau_rise` (ms; `2.`); `dt` (ms; `0.1`).
+    **Arguments** (units; default, as BrainPy): `shape` (an int or a tuple);
+    `a` (1/ms; `0.5`); `tau_decay` (ms; `100.`); `tau_rise` (ms; `2.`);
+    `dt` (ms; `0.1`).
     """
 
-    size: int = eqx.field(static=True)
-    a: ParamLike
-    tau_decay: ParamLike
-    tau_rise: ParamLike
-    dt: RealScalarLike
-
-    def __init__(
-        self,
-        size: int,
-        *,
-        a: ParamLike = 0.5,
-        tau_decay: ParamLike = 100.0,
-        tau_rise: ParamLike = 2.0,
-        dt: RealScalarLike = DEFAULT_DT,
-    ):
-        self.size, self.a, self.tau_decay, self.tau_rise, self.dt = size, a, tau_decay, tau_rise, dt
-        self._check_common(dict(a=a, tau_decay=tau_decay, tau_rise=tau_rise), positive=("tau_decay", "tau_rise"))
-        check_positive("a", a, allow_zero=True, owner="NMDA")
+    a: ParamLike = param(0.5, unit="1/ms", constraint="nonnegative", doc="binding rate")
+    tau_decay: ParamLike = param(100.0, unit="ms", constraint="positive", doc="decay time constant")
+    tau_rise: ParamLike = param(2.0, unit="ms", constraint="positive", doc="transmitter trace time constant")
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> NMDAState:
         return NMDAState(g=self._zeros(), x=self._zeros())
 
-    def step(self, state: NMDAState, x: Float[ArrayLike, "..."]) -> tuple[NMDAState, Float[Array, " n"]]:
+    def step(self, state: NMDAState, x: Float[ArrayLike, "..."]) -> tuple[NMDAState, Float[Array, "*shape"]]:
         x = self._check_step(state, NMDAState, x)
         k = 1.0 / jnp.asarray(self.tau_decay) + self.a * state.x
         g = exp_euler(state.g, self.a * state.x / k, self.dt, 1.0 / k)
@@ -232,18 +202,53 @@ class NMDA(AbstractSynapse):
 class AMPAState(eqx.Module):
     """State of [`eqsnn.synapses.AMPA`][]: the open fraction `g` (in [0, 1]) and
     the last spike arrival time `spike_arrival_time` (ms, `-1e7` before any),
-    each `[size]`, and the current time `t` (ms, a scalar) of the next step."""
+    each of the population's shape, and the current time `t` (ms, a scalar) of
+    the next step."""
 
-    g: Float[Array, " n"]
-    spike_arrival_time: Float[Array, " n"]
+    g: Float[Array, "*shape"]
+    spike_arrival_time: Float[Array, "*shape"]
     t: Float[Array, ""]
 
 
-class GABAaState(AMPAState):
+class GABAaState(eqx.Module):
     """State of [`eqsnn.synapses.GABAa`][]: the fields of [`eqsnn.synapses.AMPAState`][]."""
 
+    g: Float[Array, "*shape"]
+    spike_arrival_time: Float[Array, "*shape"]
+    t: Float[Array, ""]
 
-class AMPA(AbstractSynapse):
+
+class AbstractTransmitterSynapse(AbstractSynapse[Any]):
+    r"""Receptor kinetics driven by a transmitter pulse ([`eqsnn.synapses.AMPA`][],
+    [`eqsnn.synapses.GABAa`][]): the shared update.
+
+    $$ \frac{dg}{dt} = \alpha [T] (1 - g) - \beta g, \qquad
+       [T] = T \;\text{ if } t - t_{spike} < T_{dur} \text{ else } 0 $$
+    """
+
+    alpha: eqx.AbstractVar[ParamLike]
+    beta: eqx.AbstractVar[ParamLike]
+    transmitter: eqx.AbstractVar[ParamLike]
+    t_dur: eqx.AbstractVar[ParamLike]
+
+    @abc.abstractmethod
+    def _state_type(self) -> type:
+        """The state class."""
+
+    def init_state(self, *, key: PRNGKeyArray | None = None) -> Any:
+        return self._state_type()(g=self._zeros(), spike_arrival_time=self._full(-1e7), t=jnp.zeros(()))
+
+    def step(self, state: Any, x: Float[ArrayLike, "..."]) -> tuple[Any, Float[Array, "*shape"]]:
+        x = self._check_step(state, self._state_type(), x)
+        t = state.t
+        arrival = jnp.where(jax.lax.stop_gradient(x) > 0, t, state.spike_arrival_time)
+        conc = jnp.where(t - arrival < self.t_dur, self.transmitter, 0.0)
+        rate = self.alpha * conc + self.beta
+        g = exp_euler(state.g, self.alpha * conc / rate, self.dt, 1.0 / rate)
+        return self._state_type()(g=g, spike_arrival_time=arrival, t=t + self.dt), g
+
+
+class AMPA(AbstractTransmitterSynapse):
     r"""AMPA receptor kinetics driven by a transmitter pulse (Destexhe et al.;
     BrainPy's `AMPA`). Use with [`eqsnn.outputs.COBA`][] (`e=0.`).
 
@@ -259,89 +264,39 @@ class AMPA(AbstractSynapse):
 
     The input is an event (only $x_t > 0$ matters, as BrainPy's boolean
     spikes), so no gradient flows back through `x`; scale $g$ by weights after
-    the synapse (size it as the presynaptic population), or train its
+    the synapse (shape it as the presynaptic population), or train its
     parameters.
 
-    **Arguments** (units; default, as BrainPy): `size`; `alpha` (1/(mM ms); `0.98`);
-    `beta` (1/ms; `0.18`); `transmitter`: $T$ (mM; `0.5`); `t_dur`: pulse
-    duration (ms; `0.5`); `dt` (ms; `0.1`).
+    **Arguments** (units; default, as BrainPy): `shape` (an int or a tuple);
+    `alpha` (1/(mM ms); `0.98`); `beta` (1/ms; `0.18`); `transmitter`: $T$
+    (mM; `0.5`); `t_dur`: pulse duration (ms; `0.5`); `dt` (ms; `0.1`).
     """
 
-    size: int = eqx.field(static=True)
-    alpha: ParamLike
-    beta: ParamLike
-    transmitter: ParamLike
-    t_dur: ParamLike
-    dt: RealScalarLike
-
-    def __init__(
-        self,
-        size: int,
-        *,
-        alpha: ParamLike = 0.98,
-        beta: ParamLike = 0.18,
-        transmitter: ParamLike = 0.5,
-        t_dur: ParamLike = 0.5,
-        dt: RealScalarLike = DEFAULT_DT,
-    ):
-        self.size, self.alpha, self.beta, self.transmitter, self.t_dur, self.dt = (
-            size,
-            alpha,
-            beta,
-            transmitter,
-            t_dur,
-            dt,
-        )
-        params = dict(alpha=alpha, beta=beta, transmitter=transmitter, t_dur=t_dur)
-        self._check_common(params, positive=("beta",))
-        owner = type(self).__name__
-        for name in ("alpha", "transmitter", "t_dur"):
-            check_positive(name, params[name], allow_zero=True, owner=owner)
+    alpha: ParamLike = param(0.98, unit="1/(mM ms)", constraint="nonnegative", doc="binding rate")
+    beta: ParamLike = param(0.18, unit="1/ms", constraint="positive", doc="unbinding rate")
+    transmitter: ParamLike = param(0.5, unit="mM", constraint="nonnegative", doc="transmitter concentration")
+    t_dur: ParamLike = param(0.5, unit="ms", constraint="nonnegative", doc="transmitter pulse duration")
 
     def _state_type(self) -> type:
         return AMPAState
 
-    def init_state(self, *, key: PRNGKeyArray | None = None) -> AMPAState:
-        return self._state_type()(g=self._zeros(), spike_arrival_time=self._full(-1e7), t=jnp.zeros(()))
 
-    def step(self, state: AMPAState, x: Float[ArrayLike, "..."]) -> tuple[AMPAState, Float[Array, " n"]]:
-        x = self._check_step(state, self._state_type(), x)
-        t = state.t
-        arrival = jnp.where(jax.lax.stop_gradient(x) > 0, t, state.spike_arrival_time)
-        conc = jnp.where(t - arrival < self.t_dur, self.transmitter, 0.0)
-        rate = self.alpha * conc + self.beta
-        g = exp_euler(state.g, self.alpha * conc / rate, self.dt, 1.0 / rate)
-        return self._state_type()(g=g, spike_arrival_time=arrival, t=t + self.dt), g
-
-
-class GABAa(AMPA):
+class GABAa(AbstractTransmitterSynapse):
     r"""GABA-A receptor kinetics (BrainPy's `GABAa`): the equations and update
     order of [`eqsnn.synapses.AMPA`][] with GABA-A defaults. Use with
     [`eqsnn.outputs.COBA`][] (`e=-80.`).
 
     $$ \frac{dg}{dt} = \alpha [T] (1 - g) - \beta g $$
 
-    **Arguments** (units; default, as BrainPy): `size`; `alpha` (1/(mM ms); `0.53`);
-    `beta` (1/ms; `0.18`); `transmitter` (mM; `1.`); `t_dur` (ms; `1.`); `dt` (ms; `0.1`).
+    **Arguments** (units; default, as BrainPy): `shape` (an int or a tuple);
+    `alpha` (1/(mM ms); `0.53`); `beta` (1/ms; `0.18`); `transmitter` (mM;
+    `1.`); `t_dur` (ms; `1.`); `dt` (ms; `0.1`).
     """
 
-    def __init__(
-        self,
-        size: int,
-        *,
-        alpha: ParamLike = 0.53,
-        beta: ParamLike = 0.18,
-        transmitter: ParamLike = 1.0,
-        t_dur: ParamLike = 1.0,
-        dt: RealScalarLike = DEFAULT_DT,
-    ):
-        super().__init__(size, alpha=alpha, beta=beta, transmitter=transmitter, t_dur=t_dur, dt=dt)
+    alpha: ParamLike = param(0.53, unit="1/(mM ms)", constraint="nonnegative", doc="binding rate")
+    beta: ParamLike = param(0.18, unit="1/ms", constraint="positive", doc="unbinding rate")
+    transmitter: ParamLike = param(1.0, unit="mM", constraint="nonnegative", doc="transmitter concentration")
+    t_dur: ParamLike = param(1.0, unit="ms", constraint="nonnegative", doc="transmitter pulse duration")
 
     def _state_type(self) -> type:
         return GABAaState
-
-    def init_state(self, *, key: PRNGKeyArray | None = None) -> GABAaState:
-        return super().init_state(key=key)
-
-    def step(self, state: GABAaState, x: Float[ArrayLike, "..."]) -> tuple[GABAaState, Float[Array, " n"]]:
-        return super().step(state, x)

@@ -1,9 +1,9 @@
-"""Synaptic dynamics (align-post: one variable per postsynaptic neuron)."""
+"""Synaptic dynamics (align-post: one variable per postsynaptic element)."""
 
+from ._population import AbstractSynapse as AbstractSynapse
 from ._synapses import (
     AMPA as AMPA,
     NMDA as NMDA,
-    AbstractSynapse as AbstractSynapse,
     Alpha as Alpha,
     AlphaState as AlphaState,
     AMPAState as AMPAState,

@@ -6,22 +6,23 @@ from typing import Any
 
 import equinox as eqx
 
-from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
-from .._surrogate import AbstractSurrogate
-from ._base import DEFAULT_DT, AbstractSpikingNeuron, decay, default_spike_fn, exp_euler, spike_and_reset
+from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray
+from .._integrate import decay, exp_euler, spike_and_reset
+from .._params import param
+from .._population import AbstractSpikingNeuron
 
 
 class ALIFState(eqx.Module):
     """State of [`eqsnn.neurons.ALIF`][]: membrane potential `v` (mV), the
     adaptation variable `a` (dimensionless spike trace) and the last step's
-    spikes `spike` (0/1), each `[size]`."""
+    spikes `spike` (0/1), each of the population's shape."""
 
-    v: Float[Array, " n"]
-    a: Float[Array, " n"]
-    spike: Float[Array, " n"]
+    v: Float[Array, "*shape"]
+    a: Float[Array, "*shape"]
+    spike: Float[Array, "*shape"]
 
 
-class ALIF(AbstractSpikingNeuron):
+class ALIF(AbstractSpikingNeuron[ALIFState]):
     r"""Adaptive-threshold leaky integrate-and-fire neuron (Bellec et al. 2020;
     BrainPy's `ALIFBellec2020`).
 
@@ -45,7 +46,7 @@ class ALIF(AbstractSpikingNeuron):
 
     **Arguments** (units; default, as BrainPy):
 
-    - `size`: number of neurons.
+    - `shape`: an int or a tuple (the population acts element-wise).
     - `tau`: membrane time constant (ms; `20.`). `tau_a`: adaptation time
       constant (ms; `2000.`). `r`: resistance (`1.`).
     - `beta`: threshold increment per unit of `a` (mV; `1.6`).
@@ -55,75 +56,62 @@ class ALIF(AbstractSpikingNeuron):
     - `dt`: step (ms; `0.1`). `spike_fn`: surrogate (`InvSquare(100.)`).
     - `reset`: `'soft'` (default) or `'hard'`. `detach_reset`: `False`.
 
-    Any parameter may be an array of shape `[size]`; an inexact array is trained.
-    Input: current `[size]` or scalar; output: spikes `[size]`.
+    Any parameter may be an array broadcastable to `shape`; a float array is
+    trained. Input: current of `shape` or a scalar; output: spikes of `shape`.
+    For inputs of order one (the output of a linear layer), use
+    [`eqsnn.neurons.ALIF.unit_scale`][].
     """
 
-    size: int = eqx.field(static=True)
-    tau: ParamLike
-    tau_a: ParamLike
-    r: ParamLike
-    beta: ParamLike
-    v_rest: ParamLike
-    v_th: ParamLike
-    v_reset: ParamLike
-    v_init: ParamLike
-    a_init: ParamLike
-    dt: RealScalarLike
-    spike_fn: AbstractSurrogate
-    reset: str = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
+    tau: ParamLike = param(20.0, unit="ms", constraint="positive", doc="membrane time constant")
+    tau_a: ParamLike = param(2000.0, unit="ms", constraint="positive", doc="adaptation time constant")
+    r: ParamLike = param(1.0, doc="resistance")
+    beta: ParamLike = param(1.6, unit="mV", doc="threshold increment per unit of adaptation")
+    v_rest: ParamLike = param(-70.0, unit="mV", doc="resting potential")
+    v_th: ParamLike = param(-60.0, unit="mV", doc="base threshold")
+    v_reset: ParamLike = param(None, unit="mV", doc="reset potential (default: v_rest)")
+    v_init: ParamLike = param(None, unit="mV", doc="initial potential (default: v_rest)")
+    a_init: ParamLike = param(0.0, doc="initial adaptation")
 
-    def __init__(
-        self,
-        size: int,
-        *,
-        tau: ParamLike = 20.0,
-        tau_a: ParamLike = 2000.0,
-        r: ParamLike = 1.0,
-        beta: ParamLike = 1.6,
-        v_rest: ParamLike = -70.0,
-        v_th: ParamLike = -60.0,
-        v_reset: ParamLike | None = None,
-        v_init: ParamLike | None = None,
-        a_init: ParamLike = 0.0,
-        dt: RealScalarLike = DEFAULT_DT,
-        spike_fn: AbstractSurrogate | None = None,
-        reset: str = "soft",
-        detach_reset: bool = False,
-    ):
-        self.size = size
-        self.tau, self.tau_a, self.r, self.beta = tau, tau_a, r, beta
-        self.v_rest, self.v_th = v_rest, v_th
-        self.v_reset = v_rest if v_reset is None else v_reset
-        self.v_init = v_rest if v_init is None else v_init
-        self.a_init = a_init
-        self.dt = dt
-        self.spike_fn = default_spike_fn() if spike_fn is None else spike_fn
-        self.reset, self.detach_reset = reset, detach_reset
-        self._check_common(self._params(), positive=("tau", "tau_a"))
+    def __post_init__(self) -> None:
+        if self.v_reset is None:
+            self.v_reset = self.v_rest
+        if self.v_init is None:
+            self.v_init = self.v_rest
 
-    def _params(self) -> dict[str, Any]:
-        return dict(
-            tau=self.tau,
-            tau_a=self.tau_a,
-            r=self.r,
-            beta=self.beta,
-            v_rest=self.v_rest,
-            v_th=self.v_th,
-            v_reset=self.v_reset,
-            v_init=self.v_init,
-            a_init=self.a_init,
+    @classmethod
+    def unit_scale(cls, shape: int | tuple[int, ...], **overrides: Any) -> ALIF:
+        r"""An ALIF for inputs of order one, stepped at `dt = 1` ms.
+
+        The BrainPy defaults with potentials measured from rest in units of
+        the threshold distance $v_{th} - v_{rest} = 10$ mV: with
+        $u = (v - v_{rest})/10$ the equations keep their form,
+        $\tau \dot u = -u + R I / 10$ with threshold $1 + (\beta/10)\, a$, so
+
+        - `v_rest = 0`, `v_reset = 0`, `v_th = 1`, `beta = 0.16`;
+        - `tau = 20.`, `tau_a = 2000.`, `r = 1.` unchanged, `dt = 1.` ms
+          (the decay $e^{-\Delta t/\tau} \approx 0.95$ per step).
+
+        A constant input $x$ drives $v$ towards $v_\infty = x$: the neuron
+        fires for $x > 1$ (one BrainPy unit here is 10 mV there), each spike
+        raising the threshold by 0.16 for about `tau_a` ms.
+
+        **Arguments:** `shape`; `**overrides`: any constructor argument,
+        applied last (`ALIF.unit_scale(128, tau_a=200.)`).
+        """
+        kwargs: dict[str, Any] = dict(
+            tau=20.0, tau_a=2000.0, r=1.0, beta=0.16, v_rest=0.0, v_reset=0.0, v_th=1.0, dt=1.0
         )
+        kwargs.update(overrides)
+        return cls(shape, **kwargs)
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> ALIFState:
         return ALIFState(v=self._full(self.v_init), a=self._full(self.a_init), spike=self._zeros())
 
-    def threshold(self, a: Float[Array, " n"]) -> Float[Array, " n"]:
+    def threshold(self, a: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         r"""The adaptive threshold $A = v_{th} + \beta a$ (mV)."""
         return self.v_th + self.beta * a
 
-    def step(self, state: ALIFState, x: Float[ArrayLike, "..."]) -> tuple[ALIFState, Float[Array, " n"]]:
+    def step(self, state: ALIFState, x: Float[ArrayLike, "..."]) -> tuple[ALIFState, Float[Array, "*shape"]]:
         x = self._check_step(state, ALIFState, x)
         v = exp_euler(state.v, self.v_rest + self.r * x, self.dt, self.tau)
         a = decay(self.dt, self.tau_a) * state.a

@@ -8,23 +8,23 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray, RealScalarLike
-from .._errors import check_positive
+from .._custom_types import Array, ArrayLike, Float, ParamLike, PRNGKeyArray
+from .._integrate import exp_euler, exprel
+from .._params import param
+from .._population import AbstractNeuron, _spike_fn_or_default
 from .._surrogate import AbstractSurrogate
-from ._base import DEFAULT_DT, AbstractNeuron, default_spike_fn, exp_euler
-from ._nonlinear import exprel
 
 
 class HHState(eqx.Module):
     """State of [`eqsnn.neurons.HH`][]: membrane potential `v` (mV), the gating
     variables `m`, `h`, `n` (in [0, 1]) and the last step's spikes `spike` (0/1),
-    each `[size]`."""
+    each of the population's shape."""
 
-    v: Float[Array, " n"]
-    m: Float[Array, " n"]
-    h: Float[Array, " n"]
-    n: Float[Array, " n"]
-    spike: Float[Array, " n"]
+    v: Float[Array, "*shape"]
+    m: Float[Array, "*shape"]
+    h: Float[Array, "*shape"]
+    n: Float[Array, "*shape"]
+    spike: Float[Array, "*shape"]
 
 
 def _rates(v: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
@@ -38,7 +38,7 @@ def _rates(v: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
     return m_alpha, m_beta, h_alpha, h_beta, n_alpha, n_beta
 
 
-class HH(AbstractNeuron):
+class HH(AbstractNeuron[HHState]):
     r"""Hodgkin-Huxley neuron (Hodgkin & Huxley 1952; BrainPy's `HH`).
 
     $$ C \frac{dv}{dt} = -\bar g_{Na} m^3 h (v - E_{Na}) - \bar g_K n^4 (v - E_K)
@@ -66,7 +66,7 @@ class HH(AbstractNeuron):
 
     **Arguments** (units; default, as BrainPy):
 
-    - `size`: number of neurons.
+    - `shape`: an int or a tuple (the population acts element-wise).
     - `e_na` (mV; `50.`), `g_na` (mS/cm²; `120.`), `e_k` (mV; `-77.`),
       `g_k` (mS/cm²; `36.`), `e_l` (mV; `-54.387`), `g_l` (mS/cm²; `0.03`),
       `c`: membrane capacitance (µF/cm²; `1.`).
@@ -77,47 +77,21 @@ class HH(AbstractNeuron):
       $\alpha/(\alpha+\beta)$ at `v_init`.
     - `dt` (ms; `0.1`), `spike_fn` (`InvSquare(100.)`).
 
-    Input: current (µA/cm²) `[size]` or scalar; output: spikes `[size]`.
+    Input: current (µA/cm²) of `shape` or a scalar; output: spikes of `shape`.
     """
 
-    size: int = eqx.field(static=True)
-    e_na: ParamLike
-    g_na: ParamLike
-    e_k: ParamLike
-    g_k: ParamLike
-    e_l: ParamLike
-    g_l: ParamLike
-    c: ParamLike
-    v_th: ParamLike
-    v_init: ParamLike
-    dt: RealScalarLike
-    spike_fn: AbstractSurrogate
+    e_na: ParamLike = param(50.0, unit="mV", doc="sodium reversal potential")
+    g_na: ParamLike = param(120.0, unit="mS/cm^2", constraint="nonnegative", doc="maximal sodium conductance")
+    e_k: ParamLike = param(-77.0, unit="mV", doc="potassium reversal potential")
+    g_k: ParamLike = param(36.0, unit="mS/cm^2", constraint="nonnegative", doc="maximal potassium conductance")
+    e_l: ParamLike = param(-54.387, unit="mV", doc="leak reversal potential")
+    g_l: ParamLike = param(0.03, unit="mS/cm^2", constraint="positive", doc="leak conductance")
+    c: ParamLike = param(1.0, unit="uF/cm^2", constraint="positive", doc="membrane capacitance")
+    v_th: ParamLike = param(20.0, unit="mV", doc="spike-detection threshold")
+    v_init: ParamLike = param(-65.0, unit="mV", doc="initial potential")
+    spike_fn: AbstractSurrogate = eqx.field(default=None, kw_only=True, converter=_spike_fn_or_default)
 
-    def __init__(
-        self,
-        size: int,
-        *,
-        e_na: ParamLike = 50.0,
-        g_na: ParamLike = 120.0,
-        e_k: ParamLike = -77.0,
-        g_k: ParamLike = 36.0,
-        e_l: ParamLike = -54.387,
-        g_l: ParamLike = 0.03,
-        c: ParamLike = 1.0,
-        v_th: ParamLike = 20.0,
-        v_init: ParamLike = -65.0,
-        dt: RealScalarLike = DEFAULT_DT,
-        spike_fn: AbstractSurrogate | None = None,
-    ):
-        self.size = size
-        self.e_na, self.g_na, self.e_k, self.g_k, self.e_l, self.g_l = e_na, g_na, e_k, g_k, e_l, g_l
-        self.c, self.v_th, self.v_init = c, v_th, v_init
-        self.dt = dt
-        self.spike_fn = default_spike_fn() if spike_fn is None else spike_fn
-        params = dict(e_na=e_na, g_na=g_na, e_k=e_k, g_k=g_k, e_l=e_l, g_l=g_l, c=c, v_th=v_th, v_init=v_init)
-        self._check_common(params, positive=("c", "g_l"))
-        for name in ("g_na", "g_k"):
-            check_positive(name, params[name], allow_zero=True, owner="HH")
+    def __check_init__(self) -> None:
         if not isinstance(self.spike_fn, AbstractSurrogate):
             raise TypeError(
                 f"HH: `spike_fn` must be an eqsnn.surrogate module (e.g. InvSquare(100.)), "
@@ -129,7 +103,7 @@ class HH(AbstractNeuron):
         ma, mb, ha, hb, na, nb = _rates(v)
         return HHState(v=v, m=ma / (ma + mb), h=ha / (ha + hb), n=na / (na + nb), spike=self._zeros())
 
-    def step(self, state: HHState, x: Float[ArrayLike, "..."]) -> tuple[HHState, Float[Array, " n"]]:
+    def step(self, state: HHState, x: Float[ArrayLike, "..."]) -> tuple[HHState, Float[Array, "*shape"]]:
         x = self._check_step(state, HHState, x)
         v, m, h, n = state.v, state.m, state.h, state.n
         g_na = self.g_na * m**3 * h

@@ -195,11 +195,11 @@ class SpikeSteps(AbstractSequence):
     $$ x_{t,i} = [\tau_i - o = t], \qquad t = 0, \dots, T - 1 $$
 
     It stores `n_in` integers per sample, never the `[T, n_in]` train:
-    [`eqsnn.run`][] accepts it like a dense spike train, a model that knows
-    the event path (such as [`eqsnn.models.SNN`][]) projects it with
-    [`eqsnn.nn.event_matmul`][], any other model gets `dense()`, and a
-    checkpointed run cuts it into segments (`segment`) without building the
-    train. `jax.vmap` over a batch of `times` gives a batch of sequences.
+    [`eqsnn.run`][] accepts it like a dense spike train: an [`eqsnn.nn.Linear`][]
+    at the start of a composition (such as [`eqsnn.models.SNN`][]) projects it
+    with [`eqsnn.nn.event_matmul`][] through `matmul`, any other model gets
+    `dense()`, and a rematerialised run cuts it into segments (`segment`)
+    without building the train. `jax.vmap` over a batch of `times` gives a batch of sequences.
 
     **Arguments:**
 
@@ -248,3 +248,7 @@ class SpikeSteps(AbstractSequence):
     def materialise(self) -> Float[Array, "T n_in"]:
         """Same as `dense()`."""
         return self.dense()
+
+    def matmul(self, weight: Float[Array, "n_in n_out"]) -> Float[Array, "T n_out"]:
+        r"""$x W$ event by event ([`eqsnn.nn.event_matmul`][]): each spike adds one row of `weight`."""
+        return event_matmul(self.spike_times(), weight, self.length)

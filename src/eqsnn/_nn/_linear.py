@@ -3,56 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._core import AbstractDynamics, AbstractSequence
+from .._core import AbstractSequence, AbstractStateless
 from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
 from .._errors import check_input, check_param_shape, check_size
-from ._event import SpikeSteps, event_matmul
 
 Initializer = Callable[..., Array]
 
 #: BrainPy's `KaimingNormal(scale=2.)`: variance 2 / fan_in, truncated normal.
 HE_NORMAL: Initializer = jax.nn.initializers.he_normal()
-
-
-class AbstractStateless(AbstractDynamics[None, Array, Array]):
-    """A layer without state: `init_state()` is `None` and `step(None, x)`
-    returns `(None, layer(x))`.
-
-    Its sequence fast path computes the whole output sequence at once:
-    `prepare_inputs(xs)` is `layer(x_t)` for every step (one batched call;
-    an [`eqsnn.AbstractSequence`][] is materialised first unless the layer
-    knows it), and `step_prepared(None, u)` passes `u` through. Models that
-    feed a stateless layer (`Sequential`, `Projection`) delegate to it, so a
-    layer's own fast path is used wherever it sits.
-    """
-
-    def init_state(self, *, key: PRNGKeyArray | None = None) -> None:
-        return None
-
-    def step(self, state: None, x: Float[ArrayLike, "..."]) -> tuple[None, Float[Array, "..."]]:
-        if state is not None:
-            raise TypeError(
-                f"{type(self).__name__}: `state` must be None (a stateless layer), got {type(state).__name__}"
-            )
-        return None, self(x)
-
-    def prepare_inputs(self, xs: Any) -> Any:
-        if isinstance(xs, AbstractSequence):
-            xs = xs.materialise()
-        return jax.vmap(self)(xs)
-
-    def step_prepared(self, state: None, u: Any) -> tuple[None, Any]:
-        return None, u
-
-    def __call__(self, x: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
-        raise NotImplementedError
 
 
 class Linear(AbstractStateless):
@@ -100,15 +64,15 @@ class Linear(AbstractStateless):
         y = x @ self.weight
         return y if self.bias is None else y + self.bias
 
-    def prepare_inputs(self, xs: Float[Array, "T in"] | SpikeSteps) -> Float[Array, "T out"]:
+    def over_sequence(self, xs: Float[Array, "T in"] | AbstractSequence) -> Float[Array, "T out"]:
         r"""The projection of a whole input sequence: one matmul for `[T, in]`
-        arrays; for [`eqsnn.nn.SpikeSteps`][] (a spike-once code) the
-        event-driven [`eqsnn.nn.event_matmul`][], where each spike adds one row
-        of $W$ and the `[T, in]` spike train is never built."""
-        if isinstance(xs, SpikeSteps):
-            u = event_matmul(xs.spike_times(), self.weight, xs.num_steps)
+        arrays; an [`eqsnn.AbstractSequence`][] computes $x W$ itself
+        (`matmul`), so for [`eqsnn.nn.SpikeSteps`][] each spike adds one row of
+        $W$ and the `[T, in]` spike train is never built."""
+        if isinstance(xs, AbstractSequence):
+            u = xs.matmul(self.weight)
             return u if self.bias is None else u + self.bias
-        return super().prepare_inputs(xs)
+        return super().over_sequence(xs)
 
 
 class OneToOne(AbstractStateless):

@@ -25,17 +25,6 @@ def _check_vector(name: str, x: Array, size: int, owner: str) -> None:
         )
 
 
-def _check_sequence(name: str, xs: Array, size: int, owner: str) -> None:
-    if not hasattr(xs, "dtype") or not jnp.issubdtype(xs.dtype, jnp.floating):
-        dtype = getattr(xs, "dtype", type(xs).__name__)
-        raise TypeError(f"{owner}: `{name}` must be a floating array, got dtype {dtype}")
-    if xs.ndim != 2 or xs.shape[1] != size:
-        raise ValueError(
-            f"{owner}: `{name}` must have shape (T, {size}) (one sample's sequence; vmap for batches), "
-            f"got shape {tuple(xs.shape)}"
-        )
-
-
 def _check_hidden(name: str, h: object, size: int, owner: str) -> None:
     shape = getattr(h, "shape", None)
     if shape != (size,):
@@ -67,10 +56,6 @@ class LSTMCell(AbstractDynamics[LSTMState, Array, Array]):
     `eqx.nn.LSTMCell` (field `cell`): `weight_ih` `[4H, in]`, `weight_hh`
     `[4H, H]`, `bias` `[4H]`, initialised uniformly in
     $\pm 1/\sqrt{H}$.
-
-    **Fast path:** `prepare_inputs(xs)` computes $W_{ih} x_t + b$ for the
-    whole sequence `[T, in]` in one matmul; `step_prepared` then does only the
-    recurrent $W_{hh} h_{t-1}$ inside the time loop. [`eqsnn.run`][] uses it.
 
     **Arguments:**
 
@@ -105,18 +90,11 @@ class LSTMCell(AbstractDynamics[LSTMState, Array, Array]):
 
     def step(self, state: LSTMState, x: Float[Array, " in"]) -> tuple[LSTMState, Float[Array, " hidden"]]:
         _check_vector("x", x, self.input_size, "LSTMCell")
-        return self.step_prepared(state, self._input_projection(x))
-
-    def prepare_inputs(self, xs: Float[Array, "T in"]) -> Float[Array, "T gates"]:
-        """The input projection $W_{ih} x_t + b$ for a whole sequence `[T, in]` -> `[T, 4H]`."""
-        _check_sequence("xs", xs, self.input_size, "LSTMCell")
-        return self._input_projection(xs)
-
-    def step_prepared(self, state: LSTMState, u: Float[Array, " gates"]) -> tuple[LSTMState, Float[Array, " hidden"]]:
-        """One step from a prepared input $u_t = W_{ih} x_t + b$ `[4H]`."""
         if not isinstance(state, LSTMState):
             raise TypeError(f"LSTMCell: `state` must be an LSTMState (from init_state), got {type(state).__name__}")
-        lin = u + self.cell.weight_hh @ state.h
+        _check_hidden("state.h", state.h, self.hidden_size, "LSTMCell")
+        _check_hidden("state.c", state.c, self.hidden_size, "LSTMCell")
+        lin = self._input_projection(x) + self.cell.weight_hh @ state.h
         i, f, g, o = jnp.split(lin, 4)
         c = jnn.sigmoid(f) * state.c + jnn.sigmoid(i) * jnp.tanh(g)
         h = jnn.sigmoid(o) * jnp.tanh(c)
@@ -136,9 +114,6 @@ class GRUCell(AbstractDynamics[Array, Array, Array]):
     The state is the hidden vector $h$ `[hidden_size]` (zeros at rest), which
     is also the output. Parameters are those of the wrapped `eqx.nn.GRUCell`
     (field `cell`), initialised uniformly in $\pm 1/\sqrt{H}$.
-
-    **Fast path:** `prepare_inputs` computes $W_{ih} x_t + b$ for the whole
-    sequence at once; the time loop does only $W_{hh} h_{t-1}$.
 
     **Arguments:** `input_size`, `hidden_size`; `use_bias` (default `True`);
     `key` (keyword-only).
@@ -162,18 +137,8 @@ class GRUCell(AbstractDynamics[Array, Array, Array]):
 
     def step(self, state: Float[Array, " hidden"], x: Float[Array, " in"]) -> tuple[Array, Float[Array, " hidden"]]:
         _check_vector("x", x, self.input_size, "GRUCell")
-        return self.step_prepared(state, self._input_projection(x))
-
-    def prepare_inputs(self, xs: Float[Array, "T in"]) -> Float[Array, "T gates"]:
-        """The input projection $W_{ih} x_t + b$ for a whole sequence `[T, in]` -> `[T, 3H]`."""
-        _check_sequence("xs", xs, self.input_size, "GRUCell")
-        return self._input_projection(xs)
-
-    def step_prepared(
-        self, state: Float[Array, " hidden"], u: Float[Array, " gates"]
-    ) -> tuple[Array, Float[Array, " hidden"]]:
-        """One step from a prepared input $u_t = W_{ih} x_t + b$ `[3H]`."""
         _check_hidden("state", state, self.hidden_size, "GRUCell")
+        u = self._input_projection(x)
         hg = self.cell.weight_hh @ state
         ir, iz, in_ = jnp.split(u, 3)
         hr, hz, hn = jnp.split(hg, 3)
@@ -200,9 +165,6 @@ class RNNCell(AbstractDynamics[Array, Array, Array]):
     - `nonlinearity`: `'tanh'` (default) or `'relu'`.
     - `key`: keyword-only. Weights and bias are uniform in $\pm 1/\sqrt{H}$
       (as Equinox's and PyTorch's cells).
-
-    **Fast path:** `prepare_inputs` computes $W_{ih} x_t + b$ for the whole
-    sequence at once.
     """
 
     weight_ih: Float[Array, "hidden in"]
@@ -240,18 +202,7 @@ class RNNCell(AbstractDynamics[Array, Array, Array]):
 
     def step(self, state: Float[Array, " hidden"], x: Float[Array, " in"]) -> tuple[Array, Float[Array, " hidden"]]:
         _check_vector("x", x, self.input_size, "RNNCell")
-        return self.step_prepared(state, self._input_projection(x))
-
-    def prepare_inputs(self, xs: Float[Array, "T in"]) -> Float[Array, "T hidden"]:
-        """The input projection $W_{ih} x_t + b$ for a whole sequence `[T, in]` -> `[T, H]`."""
-        _check_sequence("xs", xs, self.input_size, "RNNCell")
-        return self._input_projection(xs)
-
-    def step_prepared(
-        self, state: Float[Array, " hidden"], u: Float[Array, " hidden"]
-    ) -> tuple[Array, Float[Array, " hidden"]]:
-        """One step from a prepared input $u_t = W_{ih} x_t + b$ `[H]`."""
         _check_hidden("state", state, self.hidden_size, "RNNCell")
-        a = u + self.weight_hh @ state
+        a = self._input_projection(x) + self.weight_hh @ state
         h = jnp.tanh(a) if self.nonlinearity == "tanh" else jnn.relu(a)
         return h, h

@@ -14,4 +14,5 @@ describes one sample `[T, ...]` and is `jax.vmap`-ed over the batch.
 from ._bptt import BPTT as BPTT, TrainingDivergedError as TrainingDivergedError
 from ._checkpoint import CheckpointError as CheckpointError, load_checkpoint as load_checkpoint
 from ._history import History as History
+from ._silent import SilentLayerWarning as SilentLayerWarning, silent_populations as silent_populations
 from ._step import init_opt_state as init_opt_state, make_step as make_step, trainable as trainable

@@ -9,6 +9,7 @@ from pathlib import Path
 import sys
 import time
 from typing import Any
+import warnings
 
 import equinox as eqx
 import jax
@@ -17,11 +18,12 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from .._core import AbstractDynamics, run
+from .._core import AbstractDynamics, _positive_int_or_none, check_reduce, run
 from .._custom_types import Array, PRNGKeyArray, PyTree
 from ._checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from ._data import ArraySource, IterSource, Spec, as_source, check_spec, put
 from ._history import History
+from ._silent import warn_if_silent
 from ._step import all_finite, grad_update, trainable, tree_select
 
 _LOSS, _GRAD = 1, 2
@@ -201,8 +203,8 @@ class BPTT:
     - `outputs`: the model's outputs over time, `[B, T, ...]` (batch-major);
     - `targets`: the batch's targets as given, `[B, ...]`;
     - `monitored`: a dict with one `[B, T, ...]` array per entry of
-      `monitors` (empty when there are none), e.g. `monitored['r.spike']`;
-      `[B, ...]` (reduced over time) with `reduce_monitors`;
+      `monitor` (empty when there is none), e.g. `monitored['r.spike']`;
+      `[B, ...]` (reduced over time) with `reduce_monitor`;
 
     returns either a scalar loss or `(loss, aux)` with `aux` a dict of scalar
     metrics (e.g. `{'acc': ...}`), all recorded in the [`eqsnn.train.History`][].
@@ -211,10 +213,11 @@ class BPTT:
 
     - `loss_fn`: as above.
     - `optimizer`: an `optax.GradientTransformation`, e.g. `optax.adam(1e-3)`.
-    - `monitors`: `{name: fn(state) -> array}`, recorded after every step
+    - `monitor`: `{name: fn(state) -> array}`, recorded after every step
       (the seed's `monitors={'r.spike': ...}` is
-      `{'r.spike': lambda state: state.r.spike}`).
-    - `reduce_monitors`: `None` (default, stacked over time), `'sum'` or
+      `monitor={'r.spike': lambda state: state["r"].spike}`); the same
+      argument as [`eqsnn.run`][]'s.
+    - `reduce_monitor`: `None` (default, stacked over time), `'sum'` or
       `'mean'`: reduce the monitors over time inside the scan
       ([`eqsnn.run`][]'s `reduce_monitor`), which saves the `[B, T, ...]`
       array and its cotangent; spike-count regularisers need only `'sum'`.
@@ -226,7 +229,7 @@ class BPTT:
       (e.g. [`eqsnn.encoding.rows_as_sequence`][] or a spike encoder). Its
       output may be any PyTree whose leaves have a leading batch axis. With
       `inputs`, the raw data may have any numeric dtype and rank >= 1.
-    - `remat`: if given, [`eqsnn.run`][]'s `checkpoint` segment length
+    - `remat`: if given, [`eqsnn.run`][]'s `remat` segment length
       (recompute the forward pass in segments to save memory).
     - `progress`: show a tqdm bar over batches (default `True`; it is hidden
       anyway when the output is not a terminal).
@@ -234,6 +237,10 @@ class BPTT:
     - `check_every`: how often (in steps) the bar's loss is refreshed and the
       non-finite check is read back from the device (default `50`). Detection
       is exact at any period: the device records the first bad step.
+    - `warn_silent`: before the first step of `fit`, run the model on up to
+      8 samples of the first batch and warn
+      ([`eqsnn.train.SilentLayerWarning`][]) naming every spiking population
+      that emits no spike (default `True`; one extra compile).
 
     Shapes and dtypes must stay fixed through training (one compile): with
     array data the last `N % batch_size` samples of each epoch's permutation
@@ -250,14 +257,17 @@ class BPTT:
         loss_fn: Callable[..., Any],
         optimizer: optax.GradientTransformation,
         *,
-        monitors: Mapping[str, Callable[[Any], Array]] | None = None,
-        reduce_monitors: str | None = None,
+        monitor: Mapping[str, Callable[[Any], Array]] | None = None,
+        reduce_monitor: str | None = None,
         metrics: Mapping[str, Callable[[Any, Any], Array]] | None = None,
         inputs: Callable[[Any], Any] | None = None,
         remat: int | None = None,
         progress: bool = True,
         verbose: bool = True,
         check_every: int = 50,
+        warn_silent: bool = True,
+        monitors: Mapping[str, Callable[[Any], Array]] | None = None,
+        reduce_monitors: str | None = None,
     ):
         if not callable(loss_fn):
             raise TypeError(
@@ -269,7 +279,15 @@ class BPTT:
                 f"BPTT: `optimizer` must be an optax.GradientTransformation (e.g. optax.adam(1e-3)), "
                 f"got {type(optimizer).__name__}"
             )
-        for argname, mapping in (("monitors", monitors), ("metrics", metrics)):
+        if monitors is not None or reduce_monitors is not None:
+            warnings.warn(
+                "BPTT: `monitors=` / `reduce_monitors=` are renamed `monitor=` / `reduce_monitor=` (as in eqsnn.run)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            monitor = monitors if monitor is None else monitor
+            reduce_monitor = reduce_monitors if reduce_monitor is None else reduce_monitor
+        for argname, mapping in (("monitor", monitor), ("metrics", metrics)):
             if mapping is None:
                 continue
             if not isinstance(mapping, Mapping) or not all(
@@ -280,22 +298,20 @@ class BPTT:
             raise TypeError(
                 f"BPTT: `inputs` must be a function of the batch inputs or None, got {type(inputs).__name__}"
             )
-        if remat is not None and (isinstance(remat, bool) or not isinstance(remat, int) or remat <= 0):
-            raise ValueError(f"BPTT: `remat` must be a positive int (steps per segment) or None, got {remat!r}")
+        remat = _positive_int_or_none(remat, "remat", "BPTT")
         if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every <= 0:
             raise ValueError(f"BPTT: `check_every` must be a positive int, got {check_every!r}")
         self.loss_fn = loss_fn
         self.optimizer = optimizer
-        self.monitors = dict(monitors or {})
+        self.monitors = dict(monitor or {})
         self.metrics = dict(metrics or {})
         self.inputs = inputs
         self.remat = remat
-        if reduce_monitors not in (None, "sum", "mean"):
-            raise ValueError(f"BPTT: `reduce_monitors` must be None, 'sum' or 'mean', got {reduce_monitors!r}")
-        self.reduce_monitors = reduce_monitors
+        self.reduce_monitor = check_reduce(reduce_monitor, "BPTT")
         self.progress = progress
         self.verbose = verbose
         self.check_every = check_every
+        self.warn_silent = bool(warn_silent)
         self._engines: dict[Any, _Engine] = {}
 
     # -- pieces used inside the traced step ----------------------------------
@@ -312,12 +328,12 @@ class BPTT:
                 _, ys, mon = run(
                     model,
                     xs,
-                    monitor=lambda s: {k: f(s) for k, f in monitors.items()},
-                    reduce_monitor=self.reduce_monitors,
-                    checkpoint=self.remat,
+                    monitor=monitors,
+                    reduce_monitor=self.reduce_monitor,
+                    remat=self.remat,
                 )
                 return ys, mon
-            _, ys = run(model, xs, checkpoint=self.remat)
+            _, ys = run(model, xs, remat=self.remat)
             return ys, {}
 
         return jax.vmap(one)(x)
@@ -521,6 +537,7 @@ class BPTT:
                 global_step,
                 ckpt,
                 train_spec,
+                start_epoch,
             )
             global_step += nsteps
             if train_spec is None and isinstance(train, IterSource):
@@ -556,6 +573,7 @@ class BPTT:
         global_step,
         ckpt,
         spec,
+        first_epoch,
     ):
         acc = engine.replicate(_Acc.zero())
         values: list[dict[str, Array]] = []
@@ -578,6 +596,9 @@ class BPTT:
         )
         try:
             for i, (x, y) in enumerate(batches):
+                if i == 0 and epoch == first_epoch and self.warn_silent:
+                    sample = x_all[perm[0][:8]] if x is None else x[:8]
+                    warn_if_silent(model, sample if self.inputs is None else self.inputs(sample), "BPTT.fit")
                 if x is None:
                     model, opt_state, acc, v = engine.train_indexed(model, opt_state, acc, x_all, y_all, perm)
                 else:
