@@ -43,13 +43,16 @@ def main() -> None:
         return ce(ys) + 1e-5 * spikes.sum() + 1e-5 * jnp.mean(spikes.sum((0, 1)) ** 2)
 
     def projection(m):
-        return jax.vmap(m.prepare_inputs)(encode()).sum()
+        prepare, _ = m._hoist()  # the graph's hoisted head: the event-driven input projection
+        return jax.tree_util.tree_reduce(lambda a, b: a + b.sum(), jax.vmap(prepare)(encode()), 0.0)
 
-    currents = eqx.filter_jit(lambda m: jax.vmap(m.prepare_inputs)(encode()))(model)
+    currents = eqx.filter_jit(lambda m: jax.vmap(m._hoist()[0])(encode()))(model)
 
     def recurrence(m):
+        body = m._hoist()[1]
+
         def one(u):
-            return jax.lax.scan(lambda s, ut: m.step_prepared(s, ut), m.init_state(), u)[1]
+            return jax.lax.scan(body.step, body.init_state(), u)[1]
 
         return ce(jax.vmap(one)(currents))
 

@@ -142,7 +142,7 @@ def snn_loss_fn(num_steps: int, mode: str, checkpoint: int | None = None):
         reduce = "sum" if mode.endswith("+counts") else None  # spike counts summed inside the scan
 
         def one(seq):
-            _, ys, mon = eqsnn.run(model, seq, monitor=hidden_spikes, reduce_monitor=reduce, checkpoint=checkpoint)
+            _, ys, mon = eqsnn.run(model, seq, monitor=hidden_spikes, reduce_monitor=reduce, remat=checkpoint)
             return ys, mon["r.spike"]
 
         ys, spikes = jax.vmap(one)(xs)
@@ -195,13 +195,13 @@ def snn_grads(model, x_dev, y_dev, ix, num_steps, checkpoint):
 
 
 def build_w3(images, labels, idx, key, num_steps: int, segment: int) -> tuple[dict[str, Case], dict]:
-    """W2's network at long T, batch 32: plain scan vs `run(..., checkpoint=segment)`."""
+    """W2's network at long T, batch 32: plain scan vs `run(..., remat=segment)`."""
     optimizer = optax.adam(1e-3)
     model = snn_model(key)
     x_dev, y_dev = jnp.asarray(images), jnp.asarray(labels)
     opt_state = eqsnn.train.init_opt_state(optimizer, model)
     cases = {}
-    for name, ck in (("eqsnn plain scan", None), (f"eqsnn checkpoint={segment}", segment)):
+    for name, ck in (("eqsnn plain scan", None), (f"eqsnn remat={segment}", segment)):
         step = eqsnn.train.make_step(snn_loss_fn(num_steps, "event", ck), optimizer)
         cases[name] = Case(
             run=lambda i, step=step: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),

@@ -91,7 +91,7 @@ def snn_loss(outputs, targets, monitored):
     """The tutorial's loss: cross-entropy of max over time + 1e-5 (L1 + L2) of hidden spike counts.
 
     `monitored["r.spike"]` holds each hidden neuron's spike count per image, `[B, 100]`: the monitor is summed
-    over time inside the scan (`reduce_monitors="sum"`), which is all the L1/L2 terms need.
+    over time inside the scan (`reduce_monitor="sum"`), which is all the L1/L2 terms need.
     """
     logits = outputs.max(axis=1)
     counts = monitored["r.spike"]
@@ -109,8 +109,8 @@ def part_snn(args, data, key):
     trainer = BPTT(
         snn_loss,
         optax.adam(lr),
-        monitors={"r.spike": lambda state: state.r.spike},
-        reduce_monitors="sum",
+        monitor={"r.spike": lambda state: state["r"].spike},
+        reduce_monitor="sum",
         inputs=snn_inputs(args.dt),
     )
     model, history = trainer.fit(

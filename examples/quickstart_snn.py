@@ -16,39 +16,25 @@ from eqsnn.outputs import CUBA
 from eqsnn.synapses import Expon
 
 
-class SNNState(eqx.Module):
-    i2r: eqsnn.synapses.ExponState
-    r2o: eqsnn.synapses.ExponState
-    r: eqsnn.neurons.LifRefState
-    o: eqsnn.neurons.LeakyState
-
-
-class SNNModel(eqsnn.AbstractDynamics):
-    i2r: eqsnn.Projection
-    r2o: eqsnn.Projection
-    r: LifRef
-    o: Leaky
-
-    def __init__(self, num_in, num_rec, num_out, *, key, dt=0.1):
-        k1, k2 = jax.random.split(key)
-        self.r = LifRef(num_rec, tau=10.0, v_reset=0.0, v_rest=0.0, v_th=1.0, dt=dt)
-        self.o = Leaky(num_out, tau=5.0, dt=dt)
-        self.i2r = eqsnn.Projection(Linear(num_in, num_rec, key=k1), Expon(num_rec, tau=10.0, dt=dt), CUBA())
-        self.r2o = eqsnn.Projection(Linear(num_rec, num_out, key=k2), Expon(num_out, tau=10.0, dt=dt), CUBA())
-
-    def init_state(self, *, key=None):
-        return SNNState(self.i2r.init_state(), self.r2o.init_state(), self.r.init_state(), self.o.init_state())
-
-    def step(self, s, spike):  # BrainPy's update order: the read-out sees the previous step's hidden spikes
-        i2r, i_r = self.i2r.step(s.i2r, spike, s.r.v)
-        r2o, i_o = self.r2o.step(s.r2o, s.r.spike, s.o.x)
-        r, _ = self.r.step(s.r, i_r)
-        o, y = self.o.step(s.o, i_o)
-        return SNNState(i2r, r2o, r, o), y
+def SNNModel(num_in, num_rec, num_out, *, key, dt=0.1):
+    """The network as a graph of named parts; BrainPy's update order: the read-out sees the
+    previous step's hidden spikes (a delayed edge)."""
+    k1, k2 = jax.random.split(key)
+    return eqsnn.Graph(
+        nodes={
+            "i2r": eqsnn.Projection(Linear(num_in, num_rec, key=k1), Expon(num_rec, tau=10.0, dt=dt), CUBA()),
+            "r": LifRef(num_rec, tau=10.0, v_reset=0.0, v_rest=0.0, v_th=1.0, dt=dt),
+            "r2o": eqsnn.Projection(Linear(num_rec, num_out, key=k2), Expon(num_out, tau=10.0, dt=dt), CUBA()),
+            "o": Leaky(num_out, tau=5.0, dt=dt),
+        },
+        edges=[("input", "i2r"), ("i2r", "r"), ("r2o", "o")],
+        delayed=[("r", "r2o")],
+        output="o",
+    )
 
 
 def loss_fn(model, xs, labels):  # xs: [batch, time, 784] spikes; labels: [batch] ints
-    run = lambda x: eqsnn.run(model, x, monitor=lambda s: {"r.spike": s.r.spike})
+    run = lambda x: eqsnn.run(model, x, monitor={"r.spike": lambda s: s["r"].spike})
     _, ys, mon = jax.vmap(run)(xs)
     l1 = 1e-5 * jnp.sum(mon["r.spike"])  # L1 on the number of spikes
     l2 = 1e-5 * jnp.mean(jnp.sum(mon["r.spike"], axis=(0, 1)) ** 2)  # L2 on spikes per neuron
