@@ -739,3 +739,19 @@ def test_shd_example_synthetic_run(tmp_path):
     assert history.num_epochs == 1 and len(history.metric("fit", "loss", per="step")) == 3
     summary = json.loads((out / "summary.json").read_text())
     assert 0.0 <= summary["final_test_acc"] <= 1.0 and summary["hidden_rate"] > 0
+
+
+def test_readme_event_snippet_runs(env, monkeypatch):
+    import re
+
+    times, units, labels = random_samples(11, 4)
+    write_hdf5(env / "envdata" / "shd" / "shd_train.h5", times, units, labels)
+    monkeypatch.setenv("EQSNN_DATA", str(env / "envdata"))
+    section = (ROOT / "README.md").read_text().split("## Event data", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    x, seqs, got_labels = jax.jit(ns["inputs"])(ns["data"], jnp.arange(3))
+    assert x.shape == (3, 100, 700)
+    np.testing.assert_array_equal(got_labels, labels[:3])
+    np.testing.assert_array_equal(jax.vmap(lambda s: s.materialise())(seqs), x)
