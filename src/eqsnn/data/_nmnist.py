@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 import zipfile
 
+from jaxtyping import Int32, Int64
 import numpy as np
 
 from .._errors import check_choice
@@ -60,7 +61,7 @@ FILES = {
 }
 
 
-def parse_nmnist(data: bytes, name: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
+def parse_nmnist(data: bytes, name: str = "<bytes>") -> tuple[Int64[np.ndarray, " E"], Int32[np.ndarray, " E"]]:
     r"""Decode one N-MNIST sample (5-byte records) into event times and channels.
 
     $$ t = b_2' \cdot 2^{16} + b_3 \cdot 2^8 + b_4 \ \text{µs}, \qquad

@@ -246,6 +246,9 @@ def shd(
     r"""Load the Spiking Heidelberg Digits (spoken digits 0-9 in English and German, 20 classes,
     700 cochlea channels) as padded events, times in ms.
 
+    $$ \mathrm{times}_{n,e} = 1000\, t^{(n)}_e \ \text{ms}, \qquad
+       \mathrm{units}_{n,e} = c^{(n)}_e \in \{0, \dots, 699\} $$
+
     Files are searched, in order, in: `root`, `$EQSNN_DATA` (for each, first
     `<dir>/shd`, then `<dir>` itself), then the cache
     `$XDG_CACHE_HOME/eqsnn/shd` (`~/.cache/eqsnn/shd`); `shd_<split>.h5` and
@@ -283,6 +286,8 @@ def ssc(
     return_extra: bool = False,
 ) -> Events | tuple[Events, dict[str, Any]]:
     r"""Load the Spiking Speech Commands (35 classes, 700 channels) as padded events, times in ms.
+
+    $$ \mathrm{times}_{n,e} = 1000\, t^{(n)}_e \ \text{ms} $$
 
     Same reader, search order and download checks as [`eqsnn.data.shd`][],
     with the folder name `ssc` and the files `ssc_<split>.h5[.gz]`. Sources:
