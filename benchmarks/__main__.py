@@ -344,7 +344,7 @@ def fmt_table(results: dict, peers: dict | None) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (< 60 s)")
+    ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (about 75 s)")
     ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads")
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 4 quick, 30 full)")
     ap.add_argument("--epoch-samples", type=int, default=None, help="samples per epoch (default: the dataset)")
