@@ -716,11 +716,9 @@ def test_with_tonic_itself():
     ev = np.zeros(50, dtype)
     rng = np.random.default_rng(0)
     ev["x"], ev["y"], ev["t"], ev["p"] = rng.integers(0, 34, 50), rng.integers(0, 34, 50), np.arange(50) * 997, 1
-    frames = tonic.transforms.ToFrame(sensor_size=sensor, time_window=5000)(ev)  # [T, P, H, W]
+    frames = tonic.transforms.ToFrame(sensor_size=sensor, n_time_bins=1)(ev)  # [1, P, H, W] event counts
     events = eqsnn.data.from_tonic([ev], sensor_size=sensor)
-    x = bin_events(
-        events.times[0], events.units[0], events.counts[0], num_steps=frames.shape[0], dt=5.0, num_units=34 * 34 * 2
-    )
+    x = bin_events(events.times[0], events.units[0], events.counts[0], num_steps=1, dt=1e3, num_units=34 * 34 * 2)
     np.testing.assert_array_equal(np.asarray(x).reshape(frames.shape), frames)
 
 
