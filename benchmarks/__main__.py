@@ -1,4 +1,4 @@
-"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3] [--repeats N]`.
+"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3,W4] [--repeats N]`.
 
 Every case of a workload is timed interleaved (A B A B ...) in this one
 process, on the same batches, after one warm-up call that traces and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -25,6 +26,8 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+import eqsnn
 
 from . import workloads as wl
 
@@ -159,6 +162,126 @@ def run_w3(args, data, key) -> dict:
     return out
 
 
+def host_bin_loop(events, idx, num_steps: int, bin_ms: float) -> np.ndarray:
+    """The usual host-side pipeline: a Python loop over the batch, NumPy binning per sample, then one transfer."""
+    out = np.zeros((len(idx), num_steps, 700), np.float32)
+    for b, n in enumerate(idx):
+        c = int(events.counts[n])
+        k = np.floor(events.times[n, :c] / bin_ms).astype(np.int64)
+        keep = (k >= 0) & (k < num_steps)
+        np.add.at(out[b], (k[keep], events.units[n, :c][keep]), 1.0)
+    return jax.device_put(out).block_until_ready()
+
+
+def hdf5_load_time(events, num_samples: int) -> dict:
+    """Write `num_samples` of `events` as an SHD-layout HDF5 file (float16 s, uint16 channels), time its loading."""
+    try:
+        import h5py
+    except ImportError:
+        return dict(skipped="h5py is not installed (pip install 'eqsnn[events]')")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "shd_train.h5")
+        with h5py.File(path, "w") as f:
+            t = f.create_dataset("spikes/times", (num_samples,), dtype=h5py.vlen_dtype(np.float16))
+            u = f.create_dataset("spikes/units", (num_samples,), dtype=h5py.vlen_dtype(np.uint16))
+            for n in range(num_samples):
+                c = int(events.counts[n])
+                t[n] = (events.times[n, :c] / 1000.0).astype(np.float16)
+                u[n] = events.units[n, :c].astype(np.uint16)
+            f.create_dataset("labels", data=np.asarray(events.labels[:num_samples], np.uint8))
+        size = os.path.getsize(path)
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            loaded = eqsnn.data.shd("train", root=tmp, download=False)
+            times.append(time.perf_counter() - t0)
+    seconds = min(times)
+    return dict(
+        samples=num_samples,
+        events=int(loaded.counts.sum()),
+        file_mb=size / 2**20,
+        load_s=seconds,
+        events_per_s=float(loaded.counts.sum()) / seconds,
+        scaled_to_shd_train_s=seconds * wl.SHD_TRAIN_SAMPLES / num_samples,
+    )
+
+
+def run_w4(args, data, key) -> dict:
+    num_steps, bin_ms, mean_events = 100, 14.0, args.shd_events
+    n = 8 * wl.BATCH if args.quick else wl.SHD_TRAIN_SAMPLES
+    t0 = time.perf_counter()
+    events = wl.synthetic_shd_events(n, mean_events)
+    gen_s = time.perf_counter() - t0
+    idx = jnp.asarray(np.random.default_rng(4).permutation(n)[: 8 * wl.BATCH].reshape(8, wl.BATCH).astype(np.int32))
+    cases, ctx = wl.build_w4(events, idx, key, num_steps=num_steps, bin_ms=bin_ms)
+    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    for name, case in cases.items():
+        res[name].update(memory(case))
+    add_ratios(res, cases)
+    losses = {name: float(case.run(0)) for name, case in cases.items()}  # the same math: the same loss
+    res["eqsnn event"]["ratio_vs_plain_event"] = res["eqsnn event"]["median"] / res["plain JAX event"]["median"]
+    res["eqsnn binned"]["ratio_vs_plain_binned"] = res["eqsnn binned"]["median"] / res["plain JAX binned"]["median"]
+    # binning alone: on device (jit of vmap, the batch gathered from device-resident events) vs a host loop
+    data_dev = ctx["data"]
+    binner = functools.partial(eqsnn.data.bin_events, num_steps=num_steps, dt=bin_ms, num_units=700)
+    on_device = jax.jit(lambda d, ix: jax.vmap(binner)(d[0][ix], d[1][ix], d[2][ix]))
+    on_device(data_dev, idx[0]).block_until_ready()
+    dev_times, host_times = [], []
+    for r in range(max(3, args.repeats)):
+        t0 = time.perf_counter()
+        on_device(data_dev, idx[1 + r % 7]).block_until_ready()
+        dev_times.append(time.perf_counter() - t0)
+    for r in range(2 if args.quick else 5):
+        t0 = time.perf_counter()
+        host_bin_loop(events, np.asarray(idx[1 + r % 7]), num_steps, bin_ms)
+        host_times.append(time.perf_counter() - t0)
+    binning = dict(
+        batch=wl.BATCH,
+        device_s=float(np.median(dev_times)),
+        host_loop_s=float(np.median(host_times)),
+        device_samples_per_s=wl.BATCH / float(np.median(dev_times)),
+        host_loop_samples_per_s=wl.BATCH / float(np.median(host_times)),
+    )
+    load = hdf5_load_time(events, 1000)
+    steps_per_epoch = wl.SHD_TRAIN_SAMPLES // wl.BATCH
+    k = jax.random.key(1)
+    wl.epoch_batches_jit(k, wl.SHD_TRAIN_SAMPLES).block_until_ready()
+    t0 = time.perf_counter()
+    wl.epoch_batches_jit(jax.random.fold_in(k, 1), wl.SHD_TRAIN_SAMPLES).block_until_ready()
+    perm_s = time.perf_counter() - t0
+    epoch = dict(
+        samples=wl.SHD_TRAIN_SAMPLES,
+        steps=steps_per_epoch,
+        per_epoch_work_s=perm_s,
+        estimate={name: dict(estimated_epoch_s=steps_per_epoch * r["median"] + perm_s) for name, r in res.items()},
+    )
+    if not args.quick:  # a real epoch of each eqsnn step: gather + binning/events + model + Adam, on device
+        for mode in ("event", "binned"):
+            model, opt_state, step = ctx["model"], ctx["opt_state"], ctx["steps"][mode]
+            t0 = time.perf_counter()
+            batches = wl.epoch_batches_jit(jax.random.fold_in(k, 2), wl.SHD_TRAIN_SAMPLES)
+            loss = None
+            for i in range(steps_per_epoch):
+                model, opt_state, loss, _ = step(model, opt_state, (data_dev, batches[i]))
+            loss.block_until_ready()
+            epoch[f"measured_eqsnn_{mode}_s"] = time.perf_counter() - t0
+    return dict(
+        cases=res,
+        epoch=epoch,
+        binning=binning,
+        load=load,
+        first_batch_loss=losses,
+        data=dict(samples=n, mean_events=mean_events, max_events=int(events.times.shape[1]), generate_s=gen_s),
+        note=(
+            f"examples/shd.py's RecurrentSNN 700->256 rec. LIF->20, {num_steps} bins of {bin_ms} ms, batch 256, "
+            f"Adam 1e-3; synthetic SHD-shaped events (Poisson mean {mean_events:.0f} per sample), gathered and "
+            "binned inside the step"
+        ),
+    )
+
+
 def fmt_table(results: dict, peers: dict | None) -> str:
     lines = []
     head = f"{'workload':8} {'case':28} {'median s':>9} {'min s':>8} {'max s':>8} {'ratio':>6} {'compile s':>9} {'temp MB':>8}"
@@ -199,18 +322,33 @@ def fmt_table(results: dict, peers: dict | None) -> str:
             lines.append(
                 f"epoch estimate ({e['steps']} steps + {e['per_epoch_work_s'] * 1e3:.1f} ms per-epoch work): {est}"
             )
-            if "measured_eqsnn_event_s" in e:
-                for mode in ("event", "event+counts"):
-                    lines.append(f"measured epoch, eqsnn {mode}: {e[f'measured_eqsnn_{mode}_s']:.1f} s")
+            for key, value in e.items():
+                if key.startswith("measured_eqsnn_") and key.endswith("_s"):
+                    lines.append(f"measured epoch, eqsnn {key[len('measured_eqsnn_') : -2]}: {value:.1f} s")
+        if "binning" in w:
+            b = w["binning"]
+            lines.append(
+                f"binning a batch of {b['batch']}: on device {b['device_samples_per_s']:.0f} samples/s, "
+                f"host loop {b['host_loop_samples_per_s']:.0f} samples/s "
+                f"({b['host_loop_s'] / b['device_s']:.1f}x slower)"
+            )
+        if "load" in w and "load_s" in w["load"]:
+            ld = w["load"]
+            lines.append(
+                f"loading an SHD-layout HDF5 file of {ld['samples']} samples ({ld['events'] / ld['samples']:.0f} "
+                f"events each, {ld['file_mb']:.0f} MB): {ld['load_s']:.2f} s, {ld['events_per_s'] / 1e6:.1f} M "
+                f"events/s; scaled to SHD's {wl.SHD_TRAIN_SAMPLES} training samples: {ld['scaled_to_shd_train_s']:.1f} s"
+            )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (< 60 s)")
-    ap.add_argument("--only", default="W1,W2,W3", help="comma-separated workloads")
+    ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (about 75 s)")
+    ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads")
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 4 quick, 30 full)")
     ap.add_argument("--epoch-samples", type=int, default=None, help="samples per epoch (default: the dataset)")
+    ap.add_argument("--shd-events", type=float, default=8000.0, help="W4: mean events per sample")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
     args.repeats = args.repeats or (4 if args.quick else 30)
@@ -218,12 +356,15 @@ def main(argv=None) -> int:
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
 
     t_start = time.perf_counter()
-    images, labels, source = wl.load_fashion_mnist()
+    if any(w in only for w in ("W1", "W2", "W3")):
+        images, labels, source = wl.load_fashion_mnist()
+    else:  # W4 alone brings its own data
+        images, labels, source = np.zeros((8 * wl.BATCH, 784), np.uint8), np.zeros(8 * wl.BATCH, np.int32), "none"
     rng = np.random.default_rng(0)
     idx = jnp.asarray(rng.permutation(images.shape[0])[: 8 * wl.BATCH].reshape(8, wl.BATCH).astype(np.int32))
     key = jax.random.key(0)
     data = (images, labels, idx)
-    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3)
+    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3, W4=run_w4)
     results = dict(
         date=datetime.datetime.now().isoformat(timespec="seconds"),
         mode="quick" if args.quick else "full",
@@ -257,7 +398,9 @@ def main(argv=None) -> int:
     print(f"\ntotal {results['total_s']:.1f} s")
     if not args.no_save:
         os.makedirs(RESULTS, exist_ok=True)
-        path = os.path.join(RESULTS, f"{results['mode']}.json")
+        # a subset of the workloads goes to its own file, so it never overwrites a complete run's results
+        suffix = "" if set(only) >= set(runners) else "-" + "-".join(only)
+        path = os.path.join(RESULTS, f"{results['mode']}{suffix}.json")
         with open(path, "w") as f:
             json.dump(results, f, indent=1)
         print(f"wrote {path}")

@@ -174,3 +174,76 @@ def make_snn_step(optimizer, num_steps, mode="dense", checkpoint=None):
         return optax.apply_updates(p, updates), opt_state, value
 
     return step
+
+
+# ---------------------------------------------------------------- W4: SHD-shaped recurrent SNN on events
+
+SHD_CONST = dict(tau_mem=10.0, tau_out=20.0, dt=1.0, v_th=1.0, v_reset=0.0)
+
+
+def event_bins(times, counts, num_steps, bin_ms):
+    """Bin of each event [B, E] (int32), -1 for padding and events outside [0, num_steps)."""
+    k = jnp.floor(times / bin_ms)
+    index = jnp.arange(times.shape[1], dtype=jnp.int32)[None, :]
+    keep = (k >= 0) & (k < num_steps) & (index < counts[:, None])
+    return jnp.where(keep, k, -1.0).astype(jnp.int32)
+
+
+def binned_input(p, times, units, counts, num_steps, bin_ms):
+    """Dense path: one scatter-add of all events of the batch into [B, T, 700] counts, one matmul -> [T, B, H]."""
+    batch, n_in = times.shape[0], p["w_in"].shape[0]
+    k = event_bins(times, counts, num_steps, bin_ms)
+    b = jnp.arange(batch, dtype=jnp.int32)[:, None]
+    flat = jnp.where(k >= 0, (b * num_steps + k) * n_in + units, batch * num_steps * n_in)
+    x = jnp.zeros(batch * num_steps * n_in + 1).at[flat.ravel()].add(1.0)[:-1].reshape(batch, num_steps, n_in)
+    return jnp.swapaxes(x, 0, 1) @ p["w_in"] + p["b_in"]
+
+
+def event_input(p, times, units, counts, num_steps, bin_ms):
+    """Event path: a loop over the batch; each sample adds weight row `unit` into time row `bin` per event."""
+    k = event_bins(times, counts, num_steps, bin_ms)
+
+    def one(args):
+        ki, ui = args
+        rows = p["w_in"][ui]  # [E, H]
+        return jnp.zeros((num_steps + 1, rows.shape[1])).at[jnp.where(ki >= 0, ki, num_steps)].add(rows)[:num_steps]
+
+    return jnp.swapaxes(jax.lax.map(one, (k, units)), 0, 1) + p["b_in"]
+
+
+def recurrent_scan(p, u):
+    """u: input currents [T, B, H]. Recurrent LIF (exponential Euler, soft reset) -> leaky read-out [T, B, O]."""
+    c = SHD_CONST
+    a_mem = math.exp(-c["dt"] / c["tau_mem"])
+    a_out = math.exp(-c["dt"] / c["tau_out"])
+    batch, hidden, out = u.shape[1], p["w_rec"].shape[0], p["w_out"].shape[1]
+
+    def body(carry, u_t):
+        v, s, o = carry
+        i = u_t + s @ p["w_rec"]  # the previous step's spikes
+        v = i + (v - i) * a_mem  # v_rest = 0, R = 1
+        s = spike(v - c["v_th"])
+        v = v - (c["v_th"] - c["v_reset"]) * s
+        o = a_out * o + (s @ p["w_out"] + p["b_out"])
+        return (v, s, o), o
+
+    zh = jnp.zeros((batch, hidden))
+    _, ys = jax.lax.scan(body, (zh, zh, jnp.zeros((batch, out))), u)
+    return ys
+
+
+def make_shd_step(optimizer, num_steps, bin_ms, mode="binned"):
+    """mode: 'binned' (dense counts + matmul) or 'event' (per-sample scatter of weight rows)."""
+    currents = binned_input if mode == "binned" else event_input
+
+    def loss(p, times, units, counts, labels):
+        ys = recurrent_scan(p, currents(p, times, units, counts, num_steps, bin_ms))
+        return cross_entropy(ys.max(axis=0), labels)
+
+    @jax.jit
+    def step(p, opt_state, times, units, counts, labels, idx):
+        value, g = jax.value_and_grad(loss)(p, times[idx], units[idx], counts[idx], labels[idx])
+        updates, opt_state = optimizer.update(g, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, value
+
+    return step

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import functools
 import gzip
+import importlib.util
 import os
+from pathlib import Path
+import sys
 from typing import Any
 
 import equinox as eqx
@@ -21,6 +25,7 @@ import numpy as np
 import optax
 
 import eqsnn
+from eqsnn.data import Events, EventSequence, bin_events
 from eqsnn.models import SNN, hidden_spikes
 from eqsnn.nn import Linear, LSTMCell, SpikeSteps
 
@@ -209,3 +214,82 @@ def build_w3(images, labels, idx, key, num_steps: int, segment: int) -> tuple[di
             baseline=ck is None,
         )
     return cases, dict(model=model, x=x_dev, y=y_dev)
+
+
+# ---------------------------------------------------------------- W4: SHD-shaped recurrent SNN on events
+
+SHD_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shd.py"
+SHD_TRAIN_SAMPLES = 8156
+
+
+def shd_example():
+    """examples/shd.py as a module: its `RecurrentSNN` is the model timed here."""
+    spec = importlib.util.spec_from_file_location("eqsnn_example_shd", SHD_EXAMPLE)
+    if spec.name not in sys.modules:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[spec.name]
+
+
+def synthetic_shd_events(num_samples: int, mean_events: float, seed: int = 0) -> Events:
+    """SHD-shaped random events: Poisson(mean_events) events per sample, uniform over 1.4 s and 700 channels."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(mean_events, num_samples)
+    total = int(counts.sum())
+    times = np.sort(rng.uniform(0.0, 1.4, total).astype(np.float16).reshape(-1))  # float16 seconds, as the files
+    cut = np.cumsum(counts)[:-1]
+    per_t = [np.sort(t) for t in np.split(rng.permutation(times), cut)]
+    per_u = np.split(rng.integers(0, 700, total).astype(np.uint16), cut)
+    labels = rng.integers(0, 20, num_samples)
+    return eqsnn.data.pad_events(per_t, per_u, labels, time_scale=1000.0)
+
+
+def shd_params(model) -> dict:
+    return dict(
+        w_in=model.i2h.weight, b_in=model.i2h.bias, w_rec=model.h2h.weight, w_out=model.h2o.weight, b_out=model.h2o.bias
+    )
+
+
+def shd_loss_fn(num_steps: int, bin_ms: float, mode: str):
+    """CE of each read-out's max over time; the batch is gathered and binned (or made events) inside the step."""
+
+    def loss_fn(model, batch):
+        data, ix = batch
+        times, units, counts, labels = (a[ix] for a in data)
+        if mode == "event":
+            make = functools.partial(EventSequence.from_times, num_steps=num_steps, dt=bin_ms, num_units=700)
+        else:
+            make = functools.partial(bin_events, num_steps=num_steps, dt=bin_ms, num_units=700)
+        xs = jax.vmap(make)(times, units, counts)
+        _, ys = jax.vmap(lambda x: eqsnn.run(model, x))(xs)
+        return eqsnn.losses.cross_entropy(ys.max(axis=1), labels), {}
+
+    return loss_fn
+
+
+def build_w4(events: Events, idx, key, num_steps: int = 100, bin_ms: float = 14.0, hidden: int = 256):
+    """examples/shd.py's network at 700 -> 256 -> 20: eqsnn (event / binned input) vs plain JAX (binned / event)."""
+    optimizer = optax.adam(1e-3)
+    model = shd_example().RecurrentSNN(hidden, key=key)
+    data = jax.device_put(tuple(events))
+    opt_state = eqsnn.train.init_opt_state(optimizer, model)
+    cases: dict[str, Case] = {}
+    steps = {}
+    for mode in ("event", "binned"):
+        step = eqsnn.train.make_step(shd_loss_fn(num_steps, bin_ms, mode), optimizer)
+        steps[mode] = step
+        cases[f"eqsnn {mode}"] = Case(
+            run=lambda i, step=step: step(model, opt_state, (data, idx[i]))[2].block_until_ready(),
+            lower=lambda step=step: step.lower(model, opt_state, (data, idx[0])).compile().compiled,
+        )
+    p = shd_params(model)
+    b_opt = optimizer.init(p)
+    for mode in ("binned", "event"):
+        b_step = bl.make_shd_step(optimizer, num_steps, bin_ms, mode)
+        cases[f"plain JAX {mode}"] = Case(
+            run=lambda i, s=b_step: s(p, b_opt, *data, idx[i])[2].block_until_ready(),
+            lower=lambda s=b_step: s.lower(p, b_opt, *data, idx[0]).compile(),
+            baseline=mode == "binned",
+        )
+    return cases, dict(model=model, opt_state=opt_state, data=data, steps=steps)
