@@ -54,51 +54,36 @@ NUM_UNITS, NUM_CLASSES = 700, 20
 
 
 # ----------------------------------------------------------------------------- the model
-class RecurrentSNN(eqsnn.AbstractDynamics):
-    r"""700 -> recurrent spiking layer -> leaky read-out, one sample.
+def RecurrentSNN(num_hidden: int, *, key, neuron: str = "lif", dt: float = 1.0, input_gain: float = 10.0):
+    r"""700 -> recurrent spiking layer -> leaky read-out, one sample, as an `eqsnn.Graph`.
 
     $$ I_t = x_t W_{in} + b + s_{t-1} W_{rec}, \qquad (v_t, s_t) = \mathrm{LIF}(v_{t-1}, I_t), \qquad
        y_t = e^{-\Delta t/\tau_o} y_{t-1} + s_t W_{out} + b_{out} $$
+
+    The input layer `i2h` is hoisted out of the time loop by `eqsnn.run`: for an `EventSequence` it adds
+    one weight row per event. The recurrent edge `hidden -> h2h` is delayed (the last step's spikes).
     """
-
-    i2h: Linear
-    h2h: Linear
-    h2o: Linear
-    hidden: LIF | ALIF
-    out: Leaky
-
-    def __init__(self, num_hidden: int, *, key, neuron: str = "lif", dt: float = 1.0, input_gain: float = 10.0):
-        k1, k2, k3 = jax.random.split(key, 3)
-        # He-normal scaled up: with the exact exponential update a step adds (1 - exp(-dt/tau)) of the input
-        w_in = jax.nn.initializers.variance_scaling(2.0 * input_gain**2, "fan_in", "truncated_normal")
-        w_rec = jax.nn.initializers.variance_scaling(0.5 * input_gain**2, "fan_in", "truncated_normal")
-        self.i2h = Linear(NUM_UNITS, num_hidden, key=k1, w_init=w_in)
-        self.h2h = Linear(num_hidden, num_hidden, key=k2, w_init=w_rec, use_bias=False)
-        self.h2o = Linear(num_hidden, NUM_CLASSES, key=k3)
-        unit_scale = dict(v_rest=0.0, v_reset=0.0, v_th=1.0, dt=dt)
-        if neuron == "alif":
-            self.hidden = ALIF(num_hidden, tau=20.0, tau_a=200.0, beta=0.2, **unit_scale)
-        else:
-            self.hidden = LIF(num_hidden, tau=10.0, **unit_scale)
-        self.out = Leaky(NUM_CLASSES, tau=20.0, dt=dt)
-
-    def init_state(self, *, key=None):
-        return self.hidden.init_state(), self.out.init_state()
-
-    def step(self, state, x):
-        return self.step_prepared(state, self.i2h(x))
-
-    def prepare_inputs(self, xs):
-        """The input projection of the whole sequence at once: event by event for an `EventSequence`."""
-        if isinstance(xs, EventSequence):
-            return xs.matmul(self.i2h.weight) + self.i2h.bias
-        return jax.vmap(self.i2h)(xs)
-
-    def step_prepared(self, state, u):
-        h, o = state
-        h, spikes = self.hidden.step(h, u + self.h2h(h.spike))
-        o, y = self.out.step(o, self.h2o(spikes))
-        return (h, o), y
+    k1, k2, k3 = jax.random.split(key, 3)
+    # He-normal scaled up: with the exact exponential update a step adds (1 - exp(-dt/tau)) of the input
+    w_in = jax.nn.initializers.variance_scaling(2.0 * input_gain**2, "fan_in", "truncated_normal")
+    w_rec = jax.nn.initializers.variance_scaling(0.5 * input_gain**2, "fan_in", "truncated_normal")
+    unit_scale = dict(v_rest=0.0, v_reset=0.0, v_th=1.0, dt=dt)
+    if neuron == "alif":
+        hidden = ALIF(num_hidden, tau=20.0, tau_a=200.0, beta=0.2, **unit_scale)
+    else:
+        hidden = LIF(num_hidden, tau=10.0, **unit_scale)
+    return eqsnn.Graph(
+        nodes={
+            "i2h": Linear(NUM_UNITS, num_hidden, key=k1, w_init=w_in),
+            "h2h": Linear(num_hidden, num_hidden, key=k2, w_init=w_rec, use_bias=False),
+            "hidden": hidden,
+            "h2o": Linear(num_hidden, NUM_CLASSES, key=k3),
+            "out": Leaky(NUM_CLASSES, tau=20.0, dt=dt),
+        },
+        edges=[("input", "i2h"), ("i2h", "hidden"), ("h2h", "hidden"), ("hidden", "h2o"), ("h2o", "out")],
+        delayed=[("hidden", "h2h")],
+        output="out",
+    )
 
 
 # ----------------------------------------------------------------------------- data
@@ -169,7 +154,7 @@ def make_functions(args, total_steps: int):
         else:
             binned = functools.partial(bin_events, num_steps=args.num_steps, dt=args.bin_ms, num_units=NUM_UNITS)
             xs = jax.vmap(binned)(times, units, counts)  # [B, T, 700]
-        monitor = lambda s: s[0].spike  # noqa: E731
+        monitor = lambda s: s["hidden"].spike  # noqa: E731
         _, ys, counts_h = jax.vmap(lambda x: eqsnn.run(model, x, monitor=monitor, reduce_monitor="sum"))(xs)
         logits = ys.max(axis=1)  # [B, 20]: each read-out's maximum over time
         rate = counts_h.mean() / args.num_steps  # spikes per hidden neuron per step
@@ -196,7 +181,7 @@ def make_functions(args, total_steps: int):
         times, units, counts, _ = (a[idx] for a in data)
         binned = functools.partial(bin_events, num_steps=args.num_steps, dt=args.bin_ms, num_units=NUM_UNITS)
         xs = jax.vmap(binned)(times, units, counts)
-        _, _, spikes = jax.vmap(lambda x: eqsnn.run(model, x, monitor=lambda s: s[0].spike))(xs)
+        _, _, spikes = jax.vmap(lambda x: eqsnn.run(model, x, monitor=lambda s: s["hidden"].spike))(xs)
         return xs, spikes
 
     return optimizer, step, evaluate, record

@@ -627,38 +627,18 @@ def test_batched_gradient_never_builds_gathered_rows():
     assert (U, N_OUT) in shapes
 
 
-class EventInput(eqsnn.AbstractDynamics):
-    """Linear projection then LIF, projecting an EventSequence event by event (as examples/shd.py)."""
-
-    linear: eqsnn.nn.Linear
-    lif: eqsnn.neurons.LIF
-
-    def init_state(self, *, key=None):
-        return self.lif.init_state()
-
-    def step(self, state, x):
-        return self.lif.step(state, self.linear(x))
-
-    def prepare_inputs(self, xs):
-        if isinstance(xs, EventSequence):
-            return xs.matmul(self.linear.weight) + self.linear.bias
-        return jax.vmap(self.linear)(xs)
-
-    def step_prepared(self, state, u):
-        return self.lif.step(state, u)
-
-
 def test_event_sequence_runs_like_its_dense_train():
     T, U = 20, 30
     steps, units, counts = random_sequences(5, 3, 60, T, U)
     lif = eqsnn.neurons.LIF(U, v_th=1.0, v_reset=0.0, dt=1.0)  # any model: run() materialises the sequence
-    model = EventInput(linear(U, 8, scale=30.0, bias=1.0), eqsnn.neurons.LIF(8, v_th=1.0, v_reset=0.0, dt=1.0))
+    # a Linear at the head of a chain is hoisted and takes the event path (EventSequence.matmul)
+    model = linear(U, 8, scale=30.0, bias=1.0) >> eqsnn.neurons.LIF(8, v_th=1.0, v_reset=0.0, dt=1.0)
     seqs = jax.vmap(lambda s, u, c: EventSequence(s, u, T, U, count=c))(steps, units, counts)
     dense = jax.vmap(lambda s: s.materialise())(seqs)
     for m in (lif, model):
         _, ys = jax.vmap(lambda s, m=m: eqsnn.run(m, s))(seqs)
         _, ys_dense = jax.vmap(lambda x, m=m: eqsnn.run(m, x))(dense)
-        _, ys_ck = jax.vmap(lambda s, m=m: eqsnn.run(m, s, checkpoint=7))(seqs)
+        _, ys_ck = jax.vmap(lambda s, m=m: eqsnn.run(m, s, remat=7))(seqs)
         np.testing.assert_allclose(ys, ys_dense, atol=1e-6)
         np.testing.assert_allclose(ys_ck, ys_dense, atol=1e-6)
     assert float(jnp.sum(ys)) > 0
