@@ -770,7 +770,7 @@ def check_checkpoint_equals_run(
     r"""`run(..., checkpoint=k)` equals `run(...)` in value AND in gradient:
     the outputs, the final state, and $\nabla L$ with respect to the model's
     inexact array leaves and to the inputs `xs`, for
-    $L = $ `loss(ys)` (default: a fixed random projection of the outputs).
+    $L =$ `loss(ys)` (default: a fixed random projection of the outputs).
 
     **Arguments:** `model`; `xs` `[T, ...]`; `checkpoint` (steps per segment);
     `state`; `loss`; `rtol`, `atol`.
