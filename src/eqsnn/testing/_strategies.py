@@ -363,7 +363,7 @@ def currents(
     dtype: Any = None,
 ) -> Strategy:
     r"""Input currents `[num_steps, *shape]` (or `[batch, num_steps, *shape]`) with every
-    element in $[$`min_value`$, $`max_value`$]$, float32-representable and never subnormal.
+    element between `min_value` and `max_value` (inclusive), float32-representable and never subnormal.
 
     **Arguments:**
 
