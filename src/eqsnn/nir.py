@@ -328,6 +328,19 @@ def _back_edges(nodes: list[str], edges: list[tuple[str, str]], roots: list[str]
     return found
 
 
+def _reaches(edges: list[tuple[str, str]], start: str, goal: str) -> bool:
+    seen, todo = {start}, [start]
+    while todo:
+        u = todo.pop()
+        if u == goal:
+            return True
+        for a, b in edges:
+            if a == u and b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return False
+
+
 def _output_shape(node: Any) -> tuple[int, ...] | None:
     out = getattr(node, "output_type", None) or {}
     t = out.get("output") if isinstance(out, dict) else None
@@ -476,6 +489,7 @@ class _Exporter:
         self.edges: list[tuple[str, str]] = []
         self.delayed: list[tuple[str, str, tuple[int, ...] | None]] = []
         self.identities: set[str] = set()
+        self.shapes: dict[str, tuple[int, ...] | None] = {}
 
     def name(self, base: str) -> str:
         base = base or "node"
@@ -487,6 +501,7 @@ class _Exporter:
     def emit(self, base: str, node: Any, shape: tuple[int, ...] | None) -> _Fragment:
         name = self.name(base)
         self.nodes[name] = node
+        self.shapes[name] = shape
         return _Fragment([name], name, shape)
 
     def check_dt(self, module: Any, name: str) -> None:
@@ -752,6 +767,28 @@ class _Exporter:
 
     # -- the whole graph --------------------------------------------------- #
 
+    def shift_delays(self, nodes: dict[str, Any], edges: list[tuple[str, str]], delayed: list[Any]) -> list[Any]:
+        nir = _nir()
+        stateless = (nir.Affine, nir.Linear, nir.Scale, nir.Conv1d, nir.Conv2d, nir.Flatten,
+                     nir.SumPool2d, nir.AvgPool2d)  # fmt: skip
+        changed = True
+        while changed:
+            changed = False
+            back = _back_edges(list(nodes), edges + [(a, b) for a, b, _ in delayed], ["input"])
+            for a, b, shape in delayed:
+                if (a, b) in back or not isinstance(nodes.get(b), stateless):
+                    continue
+                if any(dst == b for _, dst in edges) or sum(dst == b for _, dst, _ in delayed) != 1:
+                    continue
+                if not _reaches(edges + [(x, y) for x, y, _ in delayed], b, a):
+                    continue
+                outs = [dst for src, dst in edges if src == b]
+                edges[:] = [(x, y) for x, y in edges if x != b] + [(a, b)]
+                delayed = [d for d in delayed if d[:2] != (a, b)] + [(b, dst, self.shapes.get(b)) for dst in outs]
+                changed = True
+                break
+        return delayed
+
     def finish(self, top: _Fragment, input_shape: tuple[int, ...] | None) -> Any:
         nir = _nir()
         edges = [("input", e) for e in top.entries] + self.edges + [(top.exit, "output")]
@@ -768,6 +805,11 @@ class _Exporter:
             edges = [(a, b) for a, b in edges if ident not in (a, b)] + [(ins[0], b) for b in outs]
             delayed = [(a, b, s) for a, b, s in delayed if a != ident] + [(ins[0], b, s) for b, s in d_outs]
             del nodes[ident]
+        # from_nir delays the edge that closes a cycle into the node first reached from the input
+        # (snnTorch's and Norse's `w_rec -> lif`); eqsnn graphs delay the population's output
+        # (`lif -> w_rec`). When the target is a stateless layer fed only by that delayed edge, the
+        # two are the same network: move the delay past the layer.
+        delayed = self.shift_delays(nodes, edges, delayed)
         plain_delayed = [(a, b) for a, b, _ in delayed]
         back = _back_edges(list(nodes), edges + plain_delayed, ["input"])
         for a, b, s in delayed:
