@@ -12,8 +12,18 @@ Two directions, on the same random input:
 1. eqsnn -> snnTorch: a forward-Euler LIF network (`eqsnn.nir.EulerLIF`, the update snnTorch's
    `Leaky` runs) is written with `eqsnn.nir.to_nir`, read by `snntorch.import_nir`, and both
    are run.
-2. snnTorch -> eqsnn: a `Linear -> Leaky -> Linear -> Leaky` network is written with
+2. the same with a recurrent current-based LIF layer (an eqsnn Graph with a delayed edge;
+   snnTorch reads it as an `RSynaptic`).
+3. snnTorch -> eqsnn: `Linear -> Leaky -> Linear -> Leaky`, and the same with an `RSynaptic`
+   hidden layer (which snnTorch writes as a recurrent subgraph), written with
    `snntorch.export_nir` and read with `eqsnn.nir.from_nir(..., method="euler")`.
+
+Measured with snnTorch 1.0.0 (torch 2.13 CPU, nir 1.0.8, nirtorch 2.6), 500 steps: the
+`Leaky` networks give identical spike trains both ways (difference 0). The recurrent
+current-based layer does not: snnTorch's `RSynaptic` resets to zero on the step after a spike
+(its reset is computed from the previous step's membrane potential), where NIR's `CubaLIF`, and
+eqsnn, reset right after the spike. Replaying the NIR file with that delayed reset in NumPy
+reproduces snnTorch's spikes exactly, so the difference is in that rule, not in the file.
 
 snnTorch works with a step of 1e-4 s, so eqsnn's `dt` here is 0.1 ms. For each direction
 the script prints the largest difference of the outputs (the last layer's spikes), whether
@@ -42,12 +52,18 @@ mode, path, xs_path, out_path = sys.argv[1:5]
 xs = torch.tensor(np.load(xs_path), dtype=torch.float32)
 n_in, n_hidden, n_out = (int(a) for a in sys.argv[5:8])
 
-if mode == "export":
+if mode.startswith("export"):
     torch.manual_seed(0)
+    if mode == "export_leaky":
+        hidden = snn.Leaky(beta=torch.full((n_hidden,), 0.9), threshold=torch.ones(n_hidden), init_hidden=True,
+                           reset_mechanism="zero")
+    else:  # a recurrent current-based layer
+        hidden = snn.RSynaptic(alpha=torch.full((n_hidden,), 0.7), beta=torch.full((n_hidden,), 0.9),
+                               threshold=torch.ones(n_hidden), linear_features=n_hidden, init_hidden=True,
+                               reset_mechanism="zero")
     net = torch.nn.Sequential(
         torch.nn.Linear(n_in, n_hidden),
-        snn.Leaky(beta=torch.full((n_hidden,), 0.9), threshold=torch.ones(n_hidden), init_hidden=True,
-                  reset_mechanism="zero"),
+        hidden,
         torch.nn.Linear(n_hidden, n_out),
         snn.Leaky(beta=torch.full((n_out,), 0.8), threshold=torch.ones(n_out), init_hidden=True,
                   reset_mechanism="zero"),
@@ -57,7 +73,7 @@ if mode == "export":
         net[2].weight.mul_(4.0)
     nir.write(path, export_to_nir(net, torch.zeros(1, n_in), ignore_dims=[0]))
     for m in net:
-        if isinstance(m, snn.Leaky):
+        if hasattr(m, "reset_hidden"):
             m.reset_hidden()
     with torch.no_grad():
         ys = torch.stack([net(x[None])[0] for x in xs])
@@ -103,11 +119,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     import jax
+    import jax.numpy as jnp
     import numpy as np
 
     import eqsnn
     from eqsnn import nn
-    from eqsnn.nir import EulerLIF, from_nir, to_nir
+    from eqsnn.nir import EulerIntegrator, EulerLIF, Scale, from_nir, to_nir
 
     out = Path(args.out or tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
@@ -135,12 +152,39 @@ def main(argv: list[str] | None = None) -> dict:
     _peer(args.peer_python, "import", path, xs_path, out / "peer_import.npy")
     report["eqsnn -> snnTorch"] = _compare(y_eqsnn, np.load(out / "peer_import.npy"))
 
-    # 2. snnTorch -> NIR file -> eqsnn
-    path = out / "from_snntorch.nir"
-    _peer(args.peer_python, "export", path, xs_path, out / "peer_export.npy")
-    imported = from_nir(path, dt=DT_MS, method="euler")
-    _, y_eqsnn = eqsnn.run(imported, jax.numpy.asarray(xs))
-    report["snnTorch -> eqsnn"] = _compare(y_eqsnn, np.load(out / "peer_export.npy"))
+    # 2. a recurrent current-based LIF layer (a CubaLIF with a recurrent weight), eqsnn -> snnTorch
+    k3, k4, k5 = jax.random.split(k2, 3)
+    rec = eqsnn.Graph(
+        nodes={
+            "w_in": nn.Linear(N_IN, N_HIDDEN, key=k3),
+            # snnTorch reads a CubaLIF as syn <- alpha syn + x, mem <- beta mem + syn, which is NIR's
+            # forward-Euler CubaLIF with w_in = tau_syn / dt and r = tau_mem / dt: alpha = 0.7, beta = 0.9
+            "h": Scale(jnp.full(N_HIDDEN, 1.0 / 0.3))
+            >> EulerIntegrator(N_HIDDEN, tau=DT_MS / 0.3, dt=DT_MS)
+            >> EulerLIF(N_HIDDEN, tau=1.0, r=1.0 / DT_MS, **lif),
+            "rec": nn.Linear(N_HIDDEN, N_HIDDEN, key=k4),
+            "w_out": nn.Linear(N_HIDDEN, N_OUT, key=k5),
+            "o": EulerLIF(N_OUT, tau=0.5, **lif),
+        },
+        edges=[("input", "w_in"), ("w_in", "h"), ("rec", "h"), ("h", "w_out"), ("w_out", "o")],
+        delayed=[("h", "rec")],
+        output="o",
+    )
+    rec = jax.tree_util.tree_map(lambda a: a * 3.0 if getattr(a, "ndim", 0) == 2 else a, rec)
+    path = out / "from_eqsnn_recurrent.nir"
+    nir.write(path, to_nir(rec, dt=DT_MS))
+    _, y_eqsnn = eqsnn.run(rec, jax.numpy.asarray(xs))
+    _peer(args.peer_python, "import", path, xs_path, out / "peer_import_rec.npy")
+    report["eqsnn -> snnTorch (recurrent CubaLIF)"] = _compare(y_eqsnn, np.load(out / "peer_import_rec.npy"))
+
+    # 3. snnTorch -> NIR file -> eqsnn, a Leaky network and one with an RSynaptic layer
+    for mode, label in (("export_leaky", "snnTorch -> eqsnn"),
+                        ("export_rsynaptic", "snnTorch -> eqsnn (RSynaptic)")):  # fmt: skip
+        path = out / f"from_snntorch_{mode}.nir"
+        _peer(args.peer_python, mode, path, xs_path, out / f"peer_{mode}.npy")
+        imported = from_nir(path, dt=DT_MS, method="euler")
+        _, y_eqsnn = eqsnn.run(imported, jax.numpy.asarray(xs))
+        report[label] = _compare(y_eqsnn, np.load(out / f"peer_{mode}.npy"))
 
     print(json.dumps(report, indent=2))
     return report

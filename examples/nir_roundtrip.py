@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import nir
 
 import eqsnn
-from eqsnn import nn, neurons, synapses
+from eqsnn import neurons, nn, synapses
 from eqsnn.nir import from_nir, to_nir
 
 DT = 1.0  # ms: every module's step, and the step the NIR file is read back with

@@ -7,15 +7,14 @@ import subprocess
 import sys
 
 import equinox as eqx
+from helpers import linear, tree_max_abs_diff, uniform
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn import Graph, nn, neurons, synapses
-
-from helpers import linear, tree_max_abs_diff, uniform
+from eqsnn import Graph, neurons, synapses
 
 nir = pytest.importorskip("nir")
 enir = pytest.importorskip("eqsnn.nir")

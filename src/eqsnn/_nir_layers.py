@@ -6,8 +6,6 @@ builds networks of them and [`eqsnn.nir.to_nir`][] exports them back.
 
 from __future__ import annotations
 
-from typing import Any
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -148,4 +146,3 @@ class EulerIntegrator(Integrator):
         x = self._check_step(state, LeakyState, x)
         new = state.x + self.dt / self.tau * (x - state.x)
         return LeakyState(x=new), new
-

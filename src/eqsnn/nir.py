@@ -95,9 +95,9 @@ from ._nir_layers import (
     Threshold as Threshold,
 )
 from ._nn._linear import Linear, OneToOne
+from ._outputs import CUBA
 from ._population import AbstractPopulation, AbstractSpikingNeuron
 from ._projection import Projection
-from ._outputs import CUBA
 from ._surrogate import AbstractSurrogate
 from ._synapses import Expon
 
@@ -575,7 +575,9 @@ class _Exporter:
         if isinstance(m, Flatten):
             return self.flatten(name, shape, m.start_dim, m.end_dim)
         if isinstance(m, Threshold):
-            return self.emit(name, nir.Threshold(threshold=_np(m.threshold, shape), metadata={"eqsnn_threshold": ">="}), shape)
+            return self.emit(
+                name, nir.Threshold(threshold=_np(m.threshold, shape), metadata={"eqsnn_threshold": ">="}), shape
+            )
         if isinstance(m, SumPool2d):
             node = nir.SumPool2d(kernel_size=np.array(m.kernel_size), stride=np.array(m.stride),
                                  padding=np.array(m.padding))  # fmt: skip
@@ -775,7 +777,7 @@ class _Exporter:
         while changed:
             changed = False
             back = _back_edges(list(nodes), edges + [(a, b) for a, b, _ in delayed], ["input"])
-            for a, b, shape in delayed:
+            for a, b, _ in delayed:
                 if (a, b) in back or not isinstance(nodes.get(b), stateless):
                     continue
                 if any(dst == b for _, dst in edges) or sum(dst == b for _, dst, _ in delayed) != 1:
