@@ -335,21 +335,41 @@ def test_import_matches_reference(x64, name, method, tmp_path):
 
 
 def spikes_of(graph_nir, xs, method):
-    """The first spiking node's spike train from the reference, to check that tests spike."""
+    """The number of spikes of every spiking node (subgraphs included) in the reference."""
     sim = RefSim(graph_nir, DT_S, method)
+
+    def count(s):
+        total = sum(
+            float(np.sum(s.prev[k])) for k, n in s.g.nodes.items() if isinstance(n, (nir.LIF, nir.CubaLIF, nir.IF))
+        )
+        return total + sum(count(sub) for sub in s.subs.values())
+
     counts = 0.0
     for x in np.asarray(xs):
         sim.step(x)
-        for k, n in sim.g.nodes.items():
-            if isinstance(n, (nir.LIF, nir.CubaLIF, nir.IF)):
-                counts += float(np.sum(sim.prev[k]))
+        counts += count(sim)
     return counts
 
 
-@pytest.mark.parametrize("name", ["feed_forward", "recurrent", "conv", "delay", "integrators"])
+@pytest.mark.parametrize("name", sorted(GRAPHS))
 def test_reference_graphs_spike(x64, name):
     make, shape = GRAPHS[name]
-    assert spikes_of(make(), inputs(shape), "exact") > 0
+    assert spikes_of(make(), inputs(shape, high=2.0 if name == "subgraph" else 1.0), "exact") > 0
+
+
+@pytest.mark.parametrize("method", ["exact", "euler"])
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_nir_eqsnn_nir_round_trip(x64, name, method, tmp_path):
+    """NIR -> eqsnn -> NIR file -> eqsnn runs the same network (export of every imported part)."""
+    make, shape = GRAPHS[name]
+    model = enir.from_nir(make(), dt=DT_MS, method=method)
+    path = tmp_path / "again.nir"
+    nir.write(path, enir.to_nir(model, dt=DT_MS, input_shape=shape))
+    again = enir.from_nir(path, dt=DT_MS, method=method)
+    xs = inputs(shape, seed=1, high=2.0 if name == "subgraph" else 1.0)
+    _, y1 = eqsnn.run(model, xs)
+    _, y2 = eqsnn.run(again, xs)
+    assert tree_max_abs_diff(y1, y2) < 1e-9
 
 
 def test_snntorch_rsynaptic_imports_and_runs(x64, tmp_path):
