@@ -583,3 +583,26 @@ def test_interop_script_runs_without_peers(tmp_path):
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "nir_interop.py"
     out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--peer-python" in out.stdout
+
+
+def test_export_errors_for_graph_constructs():
+    coba = eqsnn.Projection(linear(3, 4), synapses.Expon(4, dt=DT_MS), eqsnn.outputs.COBA(e=0.0))
+    hidden = neurons.LIF(4, reset="hard", dt=DT_MS)
+    g = Graph({"p": coba, "h": hidden}, [("input", "p"), ("p", "h")], "h", reads={"p": ("h", lambda s: s.v)})
+    with pytest.raises(ValueError, match=r"node 'p' is a Projection with output COBA"):
+        enir.to_nir(g, dt=DT_MS)
+    conv = eqx.nn.Conv2d(1, 2, 3, padding=1, padding_mode="CIRCULAR", key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"node '0'.*CIRCULAR"):
+        enir.to_nir(eqsnn.Lambda(conv) >> neurons.LIF((2, 4, 4), reset="hard", dt=DT_MS), dt=DT_MS,
+                    input_shape=(1, 4, 4))  # fmt: skip
+
+
+def test_import_error_for_a_neuron_of_unknown_size():
+    g = graph_of(
+        {"input": nir.Input(input_type=np.array([3])), "lif": nir.LIF(tau=np.array(0.01), r=np.array(1.0),
+         v_leak=np.array(0.0), v_threshold=np.array(1.0)), "output": nir.Output(output_type=np.array([3]))},
+        [("input", "lif"), ("lif", "output")],
+    )  # fmt: skip
+    g.nodes["lif"].input_type = {"input": None}
+    with pytest.raises(ValueError, match=r"node 'lif' \(LIF\).*number of neurons is unknown"):
+        enir.from_nir(g, dt=DT_MS)

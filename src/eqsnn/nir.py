@@ -146,13 +146,17 @@ class _ImportContext:
         return kwargs
 
 
-def _shape_of(node: Any, *params: Any) -> tuple[int, ...]:
+def _shape_of(name: str, node: Any, *params: Any) -> tuple[int, ...]:
     shape = np.broadcast_shapes(*(np.shape(p) for p in params))
     in_type = getattr(node, "input_type", None) or {}
     t = in_type.get("input") if isinstance(in_type, dict) else None
     if t is not None and np.size(t) > 0 and int(np.prod(t)) > int(np.prod(shape)):
         shape = tuple(int(s) for s in np.asarray(t).ravel())
-    return tuple(int(s) for s in shape)
+    shape = tuple(int(s) for s in shape)
+    if not shape:
+        raise ValueError(f"from_nir: node {name!r} ({type(node).__name__}) has scalar parameters and no "
+                         "input_type, so its number of neurons is unknown; give it array parameters")  # fmt: skip
+    return shape
 
 
 def _v_init(ctx: _ImportContext, node: Any, shape: tuple[int, ...]) -> jax.Array:
@@ -238,18 +242,18 @@ def _import_node(ctx: _ImportContext, node: Any, name: str) -> Any:
     if isinstance(node, nir.Scale):
         return Scale(ctx.arr(node.scale))
     if isinstance(node, nir.LIF):
-        shape = _shape_of(node, node.tau, node.r, node.v_leak, node.v_threshold)
+        shape = _shape_of(name, node, node.tau, node.r, node.v_leak, node.v_threshold)
         return _lif(ctx, node, node.tau, shape)
     if isinstance(node, nir.CubaLIF):
-        shape = _shape_of(node, node.tau_mem, node.tau_syn, node.v_threshold, node.w_in)
+        shape = _shape_of(name, node, node.tau_mem, node.tau_syn, node.v_threshold, node.w_in)
         return Sequential(Scale(_full(ctx, node.w_in, shape)), _integrator(ctx, node.tau_syn, shape),
                           _lif(ctx, node, node.tau_mem, shape))  # fmt: skip
     if isinstance(node, nir.LI):
-        shape = _shape_of(node, node.tau, node.r, node.v_leak)
+        shape = _shape_of(name, node, node.tau, node.r, node.v_leak)
         return Sequential(Scale(_full(ctx, node.r, shape), _full(ctx, node.v_leak, shape)),
                           _integrator(ctx, node.tau, shape))  # fmt: skip
     if isinstance(node, nir.CubaLI):
-        shape = _shape_of(node, node.tau_mem, node.tau_syn, node.r, node.v_leak, node.w_in)
+        shape = _shape_of(name, node, node.tau_mem, node.tau_syn, node.r, node.v_leak, node.w_in)
         return Sequential(
             Scale(_full(ctx, node.w_in, shape)),
             _integrator(ctx, node.tau_syn, shape),
@@ -257,7 +261,7 @@ def _import_node(ctx: _ImportContext, node: Any, name: str) -> Any:
             _integrator(ctx, node.tau_mem, shape),
         )
     if isinstance(node, nir.IF):
-        shape = _shape_of(node, node.r, node.v_threshold)
+        shape = _shape_of(name, node, node.r, node.v_threshold)
         return IF(
             shape,
             tau=1.0,
@@ -269,7 +273,7 @@ def _import_node(ctx: _ImportContext, node: Any, name: str) -> Any:
             **ctx.spike_kwargs(node),
         )
     if isinstance(node, nir.I):
-        shape = _shape_of(node, node.r)
+        shape = _shape_of(name, node, node.r)
         return Integrate(shape, r=_full(ctx, np.asarray(node.r) * ctx.ts, shape), dt=ctx.dt)
     if isinstance(node, nir.Threshold):
         kwargs = {} if ctx.spike_fn is None else {"spike_fn": ctx.spike_fn}
@@ -286,7 +290,7 @@ def _import_node(ctx: _ImportContext, node: Any, name: str) -> Any:
         if abs(n - round(n)) > 1e-6 * max(1.0, abs(n)) or round(n) < 0:
             raise ValueError(f"from_nir: node {name!r} (Delay) has a delay of {delay.ravel()[0]!r} s, not a "
                              f"whole number of steps of dt={ctx.dt} ms (time_scale={ctx.ts})")  # fmt: skip
-        shape = _shape_of(node, delay)
+        shape = _shape_of(name, node, delay)
         return Identity(shape) if round(n) == 0 else Delay(int(round(n)), shape)
     if isinstance(node, nir.Conv1d):
         return _import_conv(ctx, node, name, 1)
