@@ -1,13 +1,14 @@
-"""Interoperability through NIR files with snnTorch (not run in CI).
+"""Interoperability through NIR files with snnTorch and Norse (not run in CI).
 
-snnTorch is never an eqsnn dependency: it lives in a separate virtual environment,
+snnTorch (and Norse) are never eqsnn dependencies: they live in a separate virtual environment,
 whose Python this script runs as a subprocess.
 
     python3 -m venv /path/peers/snntorch
     /path/peers/snntorch/bin/pip install torch snntorch nir nirtorch
+    /path/peers/snntorch/bin/pip install --no-deps norse      # optional, for --norse
     python benchmarks/nir_interop.py --peer-python /path/peers/snntorch/bin/python
 
-Two directions, on the same random input:
+Both directions, on the same random input:
 
 1. eqsnn -> snnTorch: a forward-Euler LIF network (`eqsnn.nir.EulerLIF`, the update snnTorch's
    `Leaky` runs) is written with `eqsnn.nir.to_nir`, read by `snntorch.import_nir`, and both
@@ -18,12 +19,24 @@ Two directions, on the same random input:
    hidden layer (which snnTorch writes as a recurrent subgraph), written with
    `snntorch.export_nir` and read with `eqsnn.nir.from_nir(..., method="euler")`.
 
+With `--norse` (Norse installed in the same environment) the first file is also read with
+`norse.torch.from_nir(..., dt=1e-4)`.
+
 Measured with snnTorch 1.0.0 (torch 2.13 CPU, nir 1.0.8, nirtorch 2.6), 500 steps: the
 `Leaky` networks give identical spike trains both ways (difference 0). The recurrent
-current-based layer does not: snnTorch's `RSynaptic` resets to zero on the step after a spike
-(its reset is computed from the previous step's membrane potential), where NIR's `CubaLIF`, and
-eqsnn, reset right after the spike. Replaying the NIR file with that delayed reset in NumPy
-reproduces snnTorch's spikes exactly, so the difference is in that rule, not in the file.
+current-based layer does not, in either direction:
+
+- snnTorch -> eqsnn: snnTorch's `RSynaptic` resets to zero on the step after a spike (its reset
+  is computed from the previous step's membrane potential), where NIR's `CubaLIF`, and eqsnn,
+  reset right after the spike. Replaying the NIR file with that delayed reset in NumPy
+  reproduces snnTorch's spikes exactly, so the difference is in that rule, not in the file.
+- eqsnn -> snnTorch: a NumPy replay of the file's NIR equations gives eqsnn's spikes (29 at the
+  output); snnTorch's imported `RSynaptic` gives 271, and neither a delayed reset nor no reset
+  accounts for it. The cause is inside snnTorch's import of recurrent layers; not isolated.
+
+Norse 1.1.0 reads the feed-forward eqsnn file with identical spikes too. The other way is not
+compared: Norse 1.1.0's `to_nir` writes `tau = 1e-6` s for a `LIFBoxCell` with
+`tau_mem_inv = 1000` (1/s), a thousandth of the time constant it runs with.
 
 snnTorch works with a step of 1e-4 s, so eqsnn's `dt` here is 0.1 ms. For each direction
 the script prints the largest difference of the outputs (the last layer's spikes), whether
@@ -77,6 +90,17 @@ if mode.startswith("export"):
             m.reset_hidden()
     with torch.no_grad():
         ys = torch.stack([net(x[None])[0] for x in xs])
+elif mode == "import_norse":
+    import norse.torch as norse
+
+    model = norse.from_nir(nir.read(path), dt=1e-4)
+    state = None
+    out = []
+    with torch.no_grad():
+        for x in xs:
+            y, state = model(x[None], state)
+            out.append(y[0])
+    ys = torch.stack(out)
 else:
     model = import_from_nir(nir.read(path))
     state = None
@@ -114,6 +138,7 @@ def _compare(y_eqsnn, y_peer) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peer-python", required=True, help="the Python of a venv with snnTorch, nir, nirtorch")
+    parser.add_argument("--norse", action="store_true", help="also read the eqsnn file with Norse (same venv)")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--out", default=None, help="a folder for the files (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -151,6 +176,9 @@ def main(argv: list[str] | None = None) -> dict:
     _, y_eqsnn = eqsnn.run(model, jax.numpy.asarray(xs))
     _peer(args.peer_python, "import", path, xs_path, out / "peer_import.npy")
     report["eqsnn -> snnTorch"] = _compare(y_eqsnn, np.load(out / "peer_import.npy"))
+    if args.norse:
+        _peer(args.peer_python, "import_norse", path, xs_path, out / "norse_import.npy")
+        report["eqsnn -> Norse"] = _compare(y_eqsnn, np.load(out / "norse_import.npy"))
 
     # 2. a recurrent current-based LIF layer (a CubaLIF with a recurrent weight), eqsnn -> snnTorch
     k3, k4, k5 = jax.random.split(k2, 3)
