@@ -50,6 +50,8 @@ class ResonateAndFire(eqsnn.AbstractSpikingNeuron):
         u = sin * state.v + cos * state.u
         spike, v = neurons.spike_and_reset(v, self.v_th, self.v_reset, self.spike_fn, self.reset, self.detach_reset)
         return ResonatorState(v=v, u=u, spike=spike), spike
+
+
 # --8<-- [end:neuron]
 
 
@@ -90,7 +92,7 @@ def run_property_tests(max_examples: int) -> None:
 def step_responses(duration: float, dt: float):
     # --8<-- [start:step]
     model = ResonateAndFire(3, dt=dt)  # three neurons, one per amplitude
-    t = jnp.arange(int(round(duration / dt))) * dt  # ms
+    t = dt * jnp.arange(int(round(duration / dt)), dtype=float)  # ms
     amplitudes = jnp.array([0.5, 0.8, 1.2])  # mV/ms
     xs = jnp.where(t[:, None] >= 10.0, amplitudes, 0.0)  # [T, 3]: a step at 10 ms
     _, spikes, v = eqsnn.run(model, xs, monitor=lambda s: s.v)  # spikes and v: [T, 3]
