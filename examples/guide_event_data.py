@@ -120,6 +120,7 @@ def plot(xs, labels, bin_ms: float, path: Path) -> None:
         xs, dt=bin_ms, titles=[f"label {int(c)}" for c in labels], markersize=0.6, figsize=(8.0, 2.8)
     )
     fig.suptitle("binned input of three synthetic SHD-layout samples (700 channels, 14 ms bins)", fontsize=9)
+    fig.axes[0].set_ylabel("channel")
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
