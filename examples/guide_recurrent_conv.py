@@ -18,6 +18,7 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 import eqsnn
@@ -88,28 +89,25 @@ def conv_snn(n_out: int, *, key, channels: int = 8):
 # --8<-- [end:conv]
 
 
-def channel_task(key, batch: int, steps: int, n_in: int, n_classes: int):
+def channel_task(seed: int, batch: int, steps: int, n_in: int, n_classes: int):
     """Bernoulli spikes `[B, T, n_in]` of amplitude 8: class c fires its block of channels at 30 %, the rest at 5 %."""
-    k1, k2 = jax.random.split(key)
-    labels = jnp.arange(batch) % n_classes
-    block = (jnp.arange(n_in) * n_classes // n_in)[None, :] == labels[:, None]  # [B, n_in]
-    rate = jnp.where(block, 0.3, 0.05)[:, None, :]
-    return 8.0 * jax.random.bernoulli(k1, rate, (batch, steps, n_in)).astype(jnp.float32), labels
+    rng = np.random.default_rng(seed)  # NumPy: synthetic data needs no compilation
+    labels = np.arange(batch) % n_classes
+    block = (np.arange(n_in) * n_classes // n_in)[None, :] == labels[:, None]  # [B, n_in]
+    rate = np.where(block, 0.3, 0.05)[:, None, :]
+    xs = 8.0 * (rng.random((batch, steps, n_in)) < rate)
+    return jnp.asarray(xs, jnp.float32), jnp.asarray(labels)
 
 
-def frame_task(key, batch: int, steps: int, n_classes: int = 4):
+def frame_task(seed: int, batch: int, steps: int, n_classes: int = 4):
     """Event frames `[B, T, 2, 34, 34]` of amplitude 8: class c puts most events in quadrant c."""
-    labels = jnp.arange(batch) % n_classes
-    rows, cols = jnp.arange(34) < 17, jnp.arange(34) < 17
-    quad = [
-        rows[:, None] & cols[None],
-        rows[:, None] & ~cols[None],
-        ~rows[:, None] & cols[None],
-        ~rows[:, None] & ~cols[None],
-    ]
-    mask = jnp.stack(quad)[labels]  # [B, 34, 34]
-    rate = jnp.where(mask, 0.2, 0.02)[:, None, None]  # [B, 1, 1, 34, 34]
-    return 8.0 * jax.random.bernoulli(key, rate, (batch, steps, 2, 34, 34)).astype(jnp.float32), labels
+    rng = np.random.default_rng(seed)
+    labels = np.arange(batch) % n_classes
+    top, left = np.arange(34)[:, None] < 17, np.arange(34)[None, :] < 17
+    quadrants = np.stack([top & left, top & ~left, ~top & left, ~top & ~left])  # [4, 34, 34]
+    rate = np.where(quadrants[labels], 0.2, 0.02)[:, None, None]  # [B, 1, 1, 34, 34]
+    frames = 8.0 * (rng.random((batch, steps, 2, 34, 34)) < rate)
+    return jnp.asarray(frames, jnp.float32), jnp.asarray(labels)
 
 
 # --8<-- [start:train]
@@ -142,13 +140,13 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(0)
-    k_rec, k_coba, k_conv, k_x1, k_x2, k_x3 = jax.random.split(key, 6)
+    k_rec, k_coba, k_conv = jax.random.split(key, 3)
     n_in, n_hidden, n_classes = 40, (32 if args.smoke else 64), 4
     batch, steps = (8, 30) if args.smoke else (32, 60)
 
     # --8<-- [start:run-recurrent]
     net = recurrent_alif(n_in, n_hidden, n_classes, key=k_rec)
-    xs, labels = channel_task(k_x1, batch, steps, n_in, n_classes)  # [B, T, 40] spikes, [B]
+    xs, labels = channel_task(1, batch, steps, n_in, n_classes)  # [B, T, 40] spikes, [B]
 
     @eqx.filter_jit
     def run_batch(model, xs):  # a monitor is any function of the state; vmap runs a batch
@@ -164,8 +162,8 @@ def main(argv=None) -> None:
     print("run vs. scan of step, max |diff|:", float(jnp.abs(ys[0] - ys_scan).max()))
     # --8<-- [end:hoisting]
 
-    coba = coba_ei(key=k_coba)
-    drive = 2.0 * jax.random.bernoulli(k_x3, 0.5, (steps, 10)).astype(jnp.float32)
+    coba = coba_ei(n_e=10 if args.smoke else 40, key=k_coba)  # smoke: one weight shape, fewer compilations
+    drive = jnp.asarray(2.0 * (np.random.default_rng(3).random((steps, 10)) < 0.5), jnp.float32)
     _, e_spikes = eqx.filter_jit(eqsnn.run)(coba, drive)
     print(f"COBA E/I: E spikes {e_spikes.shape}, rate {float(e_spikes.mean()):.3f}/step")
 
@@ -175,7 +173,7 @@ def main(argv=None) -> None:
 
     # --8<-- [start:run-conv]
     conv = conv_snn(n_classes, key=k_conv, channels=4 if args.smoke else 8)
-    frames, frame_labels = frame_task(k_x2, batch // 2, steps // 3)  # [B, T, 2, 34, 34]
+    frames, frame_labels = frame_task(2, batch // 2, steps // 3)  # [B, T, 2, 34, 34]
     run_conv = eqx.filter_jit(lambda m, xs: jax.vmap(lambda x: eqsnn.run(m, x, monitor=lambda s: s[1].spike))(xs))
     _, ys_conv, conv_spikes = run_conv(conv, frames)
     # conv_spikes: [B, T, channels, 34, 34], the LIF layer's state is the second of the chain's states
