@@ -59,11 +59,35 @@ def lstm_loss(p, x, labels):
     return cross_entropy(ys.max(axis=0), labels)
 
 
-def make_lstm_step(optimizer):
+def lstm_loss_stepwise(p, x, labels):
+    """The same math step by step: input projection and read-out inside the scan body (no hoisting).
+
+    On a CPU this is faster than the hoisted form for W1's sizes: the hoisted `[T, B, 4H]` input
+    projection and its cotangent are extra loop operands, and the per-step matmuls are small either way."""
+    xs = jnp.swapaxes(x, 0, 1)  # [T, B, 28]
+    hidden = p["w_hh"].shape[1]
+
+    def body(carry, x_t):
+        h, c = carry
+        z = x_t @ p["w_ih"].T + h @ p["w_hh"].T + p["b"]
+        i, f, gg, o = jnp.split(z, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(gg)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h @ p["w_out"] + p["b_out"]
+
+    zeros = jnp.zeros((x.shape[0], hidden), x.dtype)
+    _, ys = jax.lax.scan(body, (zeros, zeros), xs)
+    return cross_entropy(ys.max(axis=0), labels)
+
+
+def make_lstm_step(optimizer, form="hoisted"):
+    """form: 'hoisted' (input projection before the scan, read-out after it) or 'stepwise' (all in the body)."""
+    loss_fn = lstm_loss if form == "hoisted" else lstm_loss_stepwise
+
     @jax.jit
     def step(p, opt_state, images, labels, idx):
         x = images[idx]
-        loss, g = jax.value_and_grad(lstm_loss)(p, x, labels[idx])
+        loss, g = jax.value_and_grad(loss_fn)(p, x, labels[idx])
         updates, opt_state = optimizer.update(g, opt_state, p)
         return optax.apply_updates(p, updates), opt_state, loss
 
