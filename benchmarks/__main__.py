@@ -81,7 +81,7 @@ def with_peers(args, workload: str, cases: dict, arrays: dict) -> tuple[dict, di
 
     path = os.path.join(tempfile.mkdtemp(prefix="eqsnn-peers-"), f"{workload}.npz")
     np.savez(path, **arrays)
-    peers, notes = start_peers(args.peers, workload, path)
+    peers, notes = start_peers(args.peers, workload, path, getattr(args, "peer_threads", None))
     for name, note in notes.items():
         print(f"{workload} {name}: {note}", file=sys.stderr, flush=True)
     return {**cases, **peers}, dict(notes=notes, started=peers)
@@ -414,6 +414,13 @@ def main(argv=None) -> int:
         default=None,
         metavar="DIR",
         help="time BrainPy / PyTorch+snnTorch / Spyx (benchmarks/peers) side by side, each with DIR/<venv>/bin/python",
+    )
+    ap.add_argument(
+        "--peer-threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS for the PyTorch peers (default: PyTorch's own; 1 on a machine shared with other jobs, "
+        "where OpenMP's spinning threads slow PyTorch down several-fold)",
     )
     args = ap.parse_args(argv)
     args.repeats = args.repeats or (4 if args.quick else 30)

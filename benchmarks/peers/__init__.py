@@ -1,4 +1,4 @@
-"""Peer libraries (BrainPy, snnTorch/PyTorch, Spyx) timed side by side with eqsnn in one run.
+"""Peer libraries (BrainPy, PyTorch/snnTorch) timed side by side with eqsnn in one run.
 
 Each peer is a script here run by its own interpreter, `DIR/<peer>/bin/python` (`python -m benchmarks --peers
 DIR`), never an eqsnn dependency. The runner writes the workload's batches (the same images, labels and
@@ -21,8 +21,8 @@ PEERS = {
     "BrainPy": ("brainpy", "brainpy_peer.py", ("W1", "W2")),
     "PyTorch": ("snntorch", "torch_peer.py", ("W1",)),
     "snnTorch": ("snntorch", "torch_peer.py", ("W2",)),
-    "Spyx": ("spyx", "spyx_peer.py", ("W2",)),
 }
+# Spyx has no script here yet: a Spyx row needs a spyx_peer.py with this protocol and an entry above.
 
 
 class Peer:
@@ -31,8 +31,11 @@ class Peer:
     baseline = False
     external = True
 
-    def __init__(self, python: str, script: str, workload: str, data_path: str, timeout: float = 600.0):
+    def __init__(self, python: str, script: str, workload: str, data_path: str, threads: int | None = None):
         t0 = time.perf_counter()
+        env = dict(os.environ)
+        if threads is not None:  # PyTorch's OpenMP threads (JAX peers ignore it)
+            env["OMP_NUM_THREADS"] = str(threads)
         self.proc = subprocess.Popen(
             [python, os.path.join(HERE, script), workload, data_path],
             stdin=subprocess.PIPE,
@@ -40,6 +43,7 @@ class Peer:
             stderr=subprocess.DEVNULL,
             text=True,
             bufsize=1,
+            env=env,
         )
         line = self.proc.stdout.readline()
         if not line:
@@ -61,7 +65,7 @@ class Peer:
             self.proc.kill()
 
 
-def start_peers(peers_dir: str, workload: str, data_path: str) -> tuple[dict, dict]:
+def start_peers(peers_dir: str, workload: str, data_path: str, threads: int | None = None) -> tuple[dict, dict]:
     """`({name: Peer}, {name: note})` for the peers of `workload` whose interpreter exists under `peers_dir`."""
     started, notes = {}, {}
     for name, (venv, script, workloads) in PEERS.items():
@@ -72,7 +76,7 @@ def start_peers(peers_dir: str, workload: str, data_path: str) -> tuple[dict, di
             notes[name] = f"skipped: {python} not found"
             continue
         try:
-            started[name] = Peer(python, script, workload, data_path)
+            started[name] = Peer(python, script, workload, data_path, threads)
         except Exception as e:  # noqa: BLE001 - a peer that cannot start is reported, not fatal
             notes[name] = f"skipped: {type(e).__name__}: {str(e)[:200]}"
     return started, notes
