@@ -1,4 +1,4 @@
-"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3,W4] [--repeats N] [--peers DIR]`.
+"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3,W4,W5] [--repeats N] [--peers DIR]`.
 
 Every case of a workload is timed interleaved (A B A B ...) in this one
 process, on the same batches, after one warm-up call that traces and
@@ -337,6 +337,25 @@ def run_w4(args, data, key) -> dict:
     )
 
 
+def run_w5(args, data, key) -> dict:
+    images, labels, idx = data
+    small = idx[:, : wl.DEEP_BATCH]
+    cases = wl.build_w5(images, labels, small, key)
+    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    for name, case in cases.items():
+        res[name].update(memory(case))
+    add_ratios(res, cases)
+    losses = {name: float(case.run(0)) for name, case in cases.items()}
+    return dict(
+        cases=res,
+        first_batch_loss=losses,
+        note=(
+            f"deep: 784 -> 3 x {wl.DEEP_HIDDEN} LIF -> 10 leaky, one Sequential, latency events, {wl.DEEP_STEPS} steps, "
+            f"batch {wl.DEEP_BATCH}, Adam 1e-3"
+        ),
+    )
+
+
 def fmt_table(results: dict, peers: dict | None) -> str:
     lines = []
     head = f"{'workload':8} {'case':28} {'median s':>9} {'min s':>8} {'max s':>8} {'ratio':>6} {'compile s':>9} {'temp MB':>8}"
@@ -404,7 +423,7 @@ def fmt_table(results: dict, peers: dict | None) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (about 75 s)")
-    ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads")
+    ap.add_argument("--only", default="W1,W2,W3,W4,W5", help="comma-separated workloads")
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 4 quick, 30 full)")
     ap.add_argument("--epoch-samples", type=int, default=None, help="samples per epoch (default: the dataset)")
     ap.add_argument("--shd-events", type=float, default=8000.0, help="W4: mean events per sample")
@@ -428,7 +447,7 @@ def main(argv=None) -> int:
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
 
     t_start = time.perf_counter()
-    if any(w in only for w in ("W1", "W2", "W3")):
+    if any(w in only for w in ("W1", "W2", "W3", "W5")):
         images, labels, source = wl.load_fashion_mnist()
     else:  # W4 alone brings its own data
         images, labels, source = np.zeros((8 * wl.BATCH, 784), np.uint8), np.zeros(8 * wl.BATCH, np.int32), "none"
@@ -436,7 +455,7 @@ def main(argv=None) -> int:
     idx = jnp.asarray(rng.permutation(images.shape[0])[: 8 * wl.BATCH].reshape(8, wl.BATCH).astype(np.int32))
     key = jax.random.key(0)
     data = (images, labels, idx)
-    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3, W4=run_w4)
+    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3, W4=run_w4, W5=run_w5)
     results = dict(
         date=datetime.datetime.now().isoformat(timespec="seconds"),
         mode="quick" if args.quick else "full",

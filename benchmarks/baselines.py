@@ -271,3 +271,50 @@ def make_shd_step(optimizer, num_steps, bin_ms, mode="binned"):
         return optax.apply_updates(p, updates), opt_state, value
 
     return step
+
+
+# ---------------------------------------------------------------- W5: deep feed-forward SNN (3 x 512 LIF)
+
+
+def deep_scan(p, u, num_hidden_layers=3):
+    """u: first-layer currents [T, B, H]. LIF (tau 10 ms, dt 1 ms, soft reset) -> Linear -> LIF ... -> leaky read-out."""
+    a_mem, a_out = math.exp(-1.0 / 10.0), math.exp(-1.0 / 5.0)
+    batch, hidden = u.shape[1], u.shape[2]
+
+    def lif(v, x):
+        v = x + (v - x) * a_mem
+        s = spike(v - 1.0)
+        return v - s, s
+
+    def body(carry, u_t):
+        vs, o = carry
+        new_vs = []
+        x = u_t
+        for k in range(num_hidden_layers):
+            v, s = lif(vs[k], x)
+            new_vs.append(v)
+            x = s @ p[f"w{k + 1}"] + p[f"b{k + 1}"]
+        o = a_out * o + x
+        return (tuple(new_vs), o), o
+
+    zh = jnp.zeros((batch, hidden))
+    init = (tuple(zh for _ in range(num_hidden_layers)), jnp.zeros((batch, p[f"w{num_hidden_layers}"].shape[1])))
+    _, ys = jax.lax.scan(body, init, u)
+    return ys
+
+
+def make_deep_step(optimizer, num_steps):
+    """Event input (per-sample scatter of first-layer weight rows, as `event_currents`), then the deep scan."""
+
+    def loss(p, steps, labels):
+        u = event_currents(dict(w_in=p["w0"], b_in=p["b0"]), steps, num_steps)
+        return cross_entropy(deep_scan(p, u).max(axis=0), labels)
+
+    @jax.jit
+    def step(p, opt_state, images, labels, idx):
+        steps = latency_steps(batch_pixels(images, idx), num_steps)
+        value, g = jax.value_and_grad(loss)(p, steps, labels[idx])
+        updates, opt_state = optimizer.update(g, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, value
+
+    return step
