@@ -391,7 +391,9 @@ def fmt_table(results: dict, peers: dict | None) -> str:
                     f"{wname:8} {pname + ' (separate run)':28} {r['median']:9.4f} {r['min']:8.4f} {r['max']:8.4f} {ratio:6.2f}"
                 )
         for ours, ratios in w.get("side_by_side", {}).items():
-            lines.append(f"{ours} / other (< 1: {ours} faster): " + ", ".join(f"{b} {r:.2f}" for b, r in ratios.items()))
+            lines.append(
+                f"{ours} / other (< 1: {ours} faster): " + ", ".join(f"{b} {r:.2f}" for b, r in ratios.items())
+            )
         for pname, note in w.get("peer_notes", {}).items():
             lines.append(f"{pname}: {note}")
         if "epoch" in w:
@@ -423,7 +425,9 @@ def fmt_table(results: dict, peers: dict | None) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (about 75 s)")
-    ap.add_argument("--only", default="W1,W2,W3,W4,W5", help="comma-separated workloads")
+    ap.add_argument(
+        "--only", default=None, help="comma-separated workloads (default W1-W5; with --quick W1-W4, under 90 s)"
+    )
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 4 quick, 30 full)")
     ap.add_argument("--epoch-samples", type=int, default=None, help="samples per epoch (default: the dataset)")
     ap.add_argument("--shd-events", type=float, default=8000.0, help="W4: mean events per sample")
@@ -444,6 +448,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.repeats = args.repeats or (4 if args.quick else 30)
     args.full_epoch = not args.quick
+    if args.only is None:
+        args.only = "W1,W2,W3,W4" if args.quick else "W1,W2,W3,W4,W5"
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
 
     t_start = time.perf_counter()
@@ -485,7 +491,8 @@ def main(argv=None) -> int:
     if not args.no_save:
         os.makedirs(RESULTS, exist_ok=True)
         # a subset of the workloads goes to its own file, so it never overwrites a complete run's results
-        suffix = "" if set(only) >= set(runners) else "-" + "-".join(only)
+        complete = {"W1", "W2", "W3", "W4"} if args.quick else set(runners)
+        suffix = "" if set(only) >= complete else "-" + "-".join(only)
         path = os.path.join(RESULTS, f"{results['mode']}{suffix}.json")
         with open(path, "w") as f:
             json.dump(results, f, indent=1)
