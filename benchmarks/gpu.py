@@ -29,9 +29,7 @@ import eqsnn
 from eqsnn.neurons import LIF
 from eqsnn.nn import Linear
 
-from . import __main__ as runner
-from . import baselines as bl
-from . import workloads as wl
+from . import __main__ as runner, baselines as bl, workloads as wl
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

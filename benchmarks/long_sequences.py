@@ -56,7 +56,7 @@ def main(argv=None) -> int:
             row = dict(mode=mode, remat=k, temp_mb=temp_mb, compile_cpu_s=compile_cpu)
             if not args.no_grads:
                 loss = wl.snn_loss_fn(args.T, mode, k)
-                g = eqx.filter_jit(eqx.filter_grad(lambda m, b: loss(m, b)[0]))(model, (x_dev, y_dev, ix))
+                g = eqx.filter_jit(eqx.filter_grad(lambda m, b, f=loss: f(m, b)[0]))(model, (x_dev, y_dev, ix))
                 leaves = [np.asarray(a) for a in jax.tree_util.tree_leaves(g)]
                 if plain_grads is None:
                     plain_grads = leaves
@@ -71,14 +71,20 @@ def main(argv=None) -> int:
                     )
             rows.append(row)
             extra = {k2: v for k2, v in row.items() if k2.startswith("grad")}
-            print(f"{mode:13} remat={str(k):5} temp {temp_mb:8.1f} MB  compile {compile_cpu:5.2f} s cpu  {extra}",
-                  flush=True)
+            print(
+                f"{mode:13} remat={str(k):5} temp {temp_mb:8.1f} MB  compile {compile_cpu:5.2f} s cpu  {extra}",
+                flush=True,
+            )
     best = {}
     for mode in ("event", "event+counts"):
         ok = [r["remat"] for r in rows if r["mode"] == mode and r["remat"] is not None and r["temp_mb"] <= LIMIT_MB]
         best[mode] = min(ok) if ok else None
     out = dict(
-        T=args.T, batch=args.batch, limit_mb=LIMIT_MB, rows=rows, smallest_remat_within_limit=best,
+        T=args.T,
+        batch=args.batch,
+        limit_mb=LIMIT_MB,
+        rows=rows,
+        smallest_remat_within_limit=best,
         versions=dict(jax=jax.__version__, eqsnn=eqsnn.__version__),
         date=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
-import jax
 
 from . import workloads as wl
 

@@ -24,8 +24,7 @@ import optax
 import eqsnn
 from eqsnn.models import SNN
 
-from . import baselines as bl
-from . import workloads as wl
+from . import baselines as bl, workloads as wl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = dict(T=100, hidden=100, batch=32)
@@ -74,7 +73,7 @@ def plot(results: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
-    for col, (axis, values) in enumerate(GRID.items()):
+    for col, axis in enumerate(GRID):
         rows = results["axes"][axis]
         xs = [r[axis] for r in rows]
         for name, style in (("eqsnn", "o-"), ("plain JAX", "s--")):

@@ -40,11 +40,15 @@ class SNNModel(bp.DynamicalSystem):
         self.o = bp.dyn.Leaky(num_out, tau=5)
         self.i2r = bp.dyn.HalfProjAlignPost(
             comm=bp.dnn.Linear(num_in, num_rec, bp.init.KaimingNormal(scale=2.0)),
-            syn=bp.dyn.Expon(num_rec, tau=10.0), out=bp.dyn.CUBA(), post=self.r,
+            syn=bp.dyn.Expon(num_rec, tau=10.0),
+            out=bp.dyn.CUBA(),
+            post=self.r,
         )
         self.r2o = bp.dyn.HalfProjAlignPost(
             comm=bp.dnn.Linear(num_rec, num_out, bp.init.KaimingNormal(scale=2.0)),
-            syn=bp.dyn.Expon(num_out, tau=10.0), out=bp.dyn.CUBA(), post=self.o,
+            syn=bp.dyn.Expon(num_out, tau=10.0),
+            out=bp.dyn.CUBA(),
+            post=self.o,
         )
 
     def update(self, spike):
@@ -73,16 +77,23 @@ def main() -> None:
     bm.set_mode(bm.training_mode)
     if workload == "W1":
         model = LSTMNet()
-        trainer = bp.BPTT(model, loss_fun=lstm_loss, optimizer=bp.optim.Adam(lr=1e-3),
-                          data_first_axis="B", progress_bar=False)
+        trainer = bp.BPTT(
+            model, loss_fun=lstm_loss, optimizer=bp.optim.Adam(lr=1e-3), data_first_axis="B", progress_bar=False
+        )
         inputs = [jnp.asarray(x) for x in data["x"]]  # [B, 28, 28] float32 rows
         make = lambda i: inputs[i]  # noqa: E731
     else:
         bm.set_dt(0.1)
         num_steps = int(data["num_steps"])
         model = SNNModel(784, 100, 10)
-        trainer = bp.BPTT(model, loss_fun=snn_loss, optimizer=bp.optim.Adam(lr=1e-3),
-                          monitors={"r.spike": model.r.spike}, data_first_axis="B", progress_bar=False)
+        trainer = bp.BPTT(
+            model,
+            loss_fun=snn_loss,
+            optimizer=bp.optim.Adam(lr=1e-3),
+            monitors={"r.spike": model.r.spike},
+            data_first_axis="B",
+            progress_bar=False,
+        )
         steps = [jnp.asarray(s) for s in data["steps"]]  # [B, 784] latency spike steps
         dense = jax.jit(lambda s: (s[:, None, :] == jnp.arange(num_steps)[None, :, None]).astype(jnp.float32))
         make = lambda i: dense(steps[i])  # noqa: E731  the [B, T, 784] train, built on device per step
@@ -97,8 +108,18 @@ def main() -> None:
 
     t0 = time.perf_counter()
     loss = step(0)
-    print(json.dumps(dict(ready=True, first_call_s=time.perf_counter() - t0, loss=float(np.asarray(loss)),
-                          version=bp.__version__, jax=jax.__version__)), flush=True)
+    print(
+        json.dumps(
+            dict(
+                ready=True,
+                first_call_s=time.perf_counter() - t0,
+                loss=float(np.asarray(loss)),
+                version=bp.__version__,
+                jax=jax.__version__,
+            )
+        ),
+        flush=True,
+    )
     for line in sys.stdin:
         line = line.strip()
         if not line:

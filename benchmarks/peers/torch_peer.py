@@ -101,8 +101,13 @@ def main() -> None:
 
     t0 = time.perf_counter()
     loss = step(0)
-    info = dict(ready=True, first_call_s=time.perf_counter() - t0, loss=loss, version=torch.__version__,
-                threads=torch.get_num_threads())
+    info = dict(
+        ready=True,
+        first_call_s=time.perf_counter() - t0,
+        loss=loss,
+        version=torch.__version__,
+        threads=torch.get_num_threads(),
+    )
     if workload == "W2":
         import snntorch
 
