@@ -1,6 +1,6 @@
 """Long sequences: W2's network at T = 10,000, batch 32, compiled temporary memory of the training step.
 
-`python -m benchmarks.long_sequences [--T 10000] [--remat 25,50,100,200,400]`
+`python -m benchmarks.long_sequences [--T 10000] [--remat 10,15,25,50,100,200,400]`
 
 For the plain scan and `run(..., remat=k)` for a few `k`, with the seed's loss (hidden spikes stacked
 over time for the L1/L2 terms) and with the spike counts summed in the scan (`reduce_monitor="sum"`):
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.long_sequences")
     ap.add_argument("--T", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--remat", default="25,50,100,200,400")
+    ap.add_argument("--remat", default="10,15,25,50,100,200,400")
     ap.add_argument("--no-grads", action="store_true", help="memory figures only")
     args = ap.parse_args(argv)
     images, labels, _ = wl.load_fashion_mnist()
