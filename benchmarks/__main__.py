@@ -1,4 +1,4 @@
-"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3,W4] [--repeats N]`.
+"""Benchmark runner: `python -m benchmarks [--quick] [--only W1,W2,W3,W4,W5] [--repeats N] [--peers DIR]`.
 
 Every case of a workload is timed interleaved (A B A B ...) in this one
 process, on the same batches, after one warm-up call that traces and
@@ -6,10 +6,10 @@ compiles (its extra time is reported as compile time). Reported per case:
 median / min / max seconds per training step, the ratio of the median to the
 hand-written plain-JAX baseline, the compile time, and XLA's compiled memory
 figures (temporary buffers of the step: deterministic, unlike RSS). The table
-is printed and written to `benchmarks/results/{quick,full}.json`; BrainPy
-figures from `benchmarks/results/peers_brainpy.json` (written by
-`/work/peers/bin/python benchmarks/peers_brainpy.py`) are merged in when the
-file exists (measured in a separate process, so not interleaved).
+is printed and written to `benchmarks/results/{quick,full}.json`. With
+`--peers DIR`, BrainPy, PyTorch/snnTorch and Spyx versions of W1/W2
+(`benchmarks/peers`, each run by `DIR/<venv>/bin/python` in its own process)
+are timed in the same rounds, on the same batches.
 """
 
 from __future__ import annotations
@@ -40,7 +40,12 @@ def _stats(xs):
 
 def time_interleaved(cases: dict, repeats: int, num_batches: int) -> dict:
     out = {}
+    # a peer (another library in its own process, benchmarks/peers) compiled when it started and
+    # reports its own step time; its rounds alternate with the in-process cases' like any other case
     for name, case in cases.items():
+        if getattr(case, "external", False):
+            out[name] = dict(first_call_s=case.info["first_call_s"], times=[], cpu=[], peer=case.info)
+            continue
         t0, c0 = time.perf_counter(), time.process_time()
         case.run(0)
         out[name] = dict(first_call_s=time.perf_counter() - t0, first_call_cpu_s=time.process_time() - c0, times=[])
@@ -48,18 +53,48 @@ def time_interleaved(cases: dict, repeats: int, num_batches: int) -> dict:
     for r in range(repeats):
         for name, case in cases.items():
             t0, c0 = time.perf_counter(), time.process_time()
-            case.run(1 + r % (num_batches - 1))
+            ret = case.run(1 + r % (num_batches - 1))
+            if getattr(case, "external", False):
+                out[name]["times"].append(ret["s"])
+                continue
             out[name]["times"].append(time.perf_counter() - t0)
             out[name]["cpu"].append(time.process_time() - c0)
     for res in out.values():
         res.update(_stats(res["times"]))
         # trace + compile: the first call's extra time (wall; and process CPU time, robust to a shared machine)
         res["compile_s"] = max(res["first_call_s"] - res["median"], 0.0)
-        res["compile_cpu_s"] = max(res["first_call_cpu_s"] - float(np.median(res["cpu"])), 0.0)
-        res["step_cpu_s"] = float(np.median(res["cpu"]))
+        if res["cpu"]:
+            res["compile_cpu_s"] = max(res["first_call_cpu_s"] - float(np.median(res["cpu"])), 0.0)
+            res["step_cpu_s"] = float(np.median(res["cpu"]))
         res.pop("times")
         res.pop("cpu")
     return out
+
+
+def with_peers(args, workload: str, cases: dict, arrays: dict) -> tuple[dict, dict]:
+    """`cases` plus the peers of `workload` found under `--peers DIR` (fed `arrays`, the same batches)."""
+    if not args.peers:
+        return cases, {}
+    import tempfile
+
+    from .peers import start_peers
+
+    path = os.path.join(tempfile.mkdtemp(prefix="eqsnn-peers-"), f"{workload}.npz")
+    np.savez(path, **arrays)
+    peers, notes = start_peers(args.peers, workload, path, getattr(args, "peer_threads", None))
+    for name, note in notes.items():
+        print(f"{workload} {name}: {note}", file=sys.stderr, flush=True)
+    return {**cases, **peers}, dict(notes=notes, started=peers)
+
+
+def close_peers(ctx: dict) -> None:
+    for peer in ctx.get("started", {}).values():
+        peer.close()
+
+
+def side_by_side(res: dict, ours: tuple[str, ...]) -> dict:
+    """Ratio of each of `ours` to every other case: `{ours: {other: ours / other}}` (< 1: ours is faster)."""
+    return {a: {b: res[a]["median"] / res[b]["median"] for b in res if b != a} for a in ours if a in res}
 
 
 def memory(case) -> dict:
@@ -87,18 +122,35 @@ def add_ratios(res: dict, cases: dict) -> None:
 def run_w1(args, data, key) -> dict:
     images, labels, idx = data
     cases = wl.build_w1(images, labels, idx, key)
-    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    ix = np.asarray(idx)
+    arrays = dict(x=(images[ix].reshape(*ix.shape, 28, 28) / 255.0).astype(np.float32), labels=labels[ix])
+    cases, peers = with_peers(args, "W1", cases, arrays)
+    try:
+        res = time_interleaved(cases, args.repeats, idx.shape[0])
+    finally:
+        close_peers(peers)
     if not args.quick:
         for name, case in cases.items():
-            res[name].update(memory(case))
+            if not getattr(case, "external", False):
+                res[name].update(memory(case))
     add_ratios(res, cases)
-    return dict(cases=res, note="LSTM(28->100) + Linear(100->10), 28 steps, batch 256, Adam 1e-3")
+    out = dict(cases=res, note="LSTM(28->100) + Linear(100->10), 28 steps, batch 256, Adam 1e-3")
+    if peers:
+        out["side_by_side"] = side_by_side(res, ("eqsnn",))
+        out["peer_notes"] = peers["notes"]
+    return out
 
 
 def run_w2(args, data, key) -> dict:
     images, labels, idx = data
     cases, ctx = wl.build_snn(images, labels, idx, key, num_steps=100)
-    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    ix = np.asarray(idx)
+    steps = np.asarray(wl.bl.latency_steps(jnp.asarray(images[ix], jnp.float32) / 255.0, 100))
+    all_cases, peers = with_peers(args, "W2", cases, dict(steps=steps, num_steps=np.int32(100), labels=labels[ix]))
+    try:
+        res = time_interleaved(all_cases, args.repeats, idx.shape[0])
+    finally:
+        close_peers(peers)
     for name in ("eqsnn event", "plain JAX dense") if args.quick else cases:
         res[name].update(memory(cases[name]))
     add_ratios(res, cases)
@@ -119,6 +171,9 @@ def run_w2(args, data, key) -> dict:
         epoch=dict(samples=n, steps=steps_per_epoch, per_epoch_work_s=perm_s, estimate=epoch),
         note="SNN 784->100->10, latency code, 100 steps, batch 256, Adam 1e-3; data prep inside the step",
     )
+    if peers:
+        out["side_by_side"] = side_by_side(res, ("eqsnn event", "eqsnn event+counts"))
+        out["peer_notes"] = peers["notes"]
     if args.full_epoch:
         # a real epoch of each eqsnn event step, data on device, shuffled on device
         for mode in ("event", "event+counts"):
@@ -282,6 +337,25 @@ def run_w4(args, data, key) -> dict:
     )
 
 
+def run_w5(args, data, key) -> dict:
+    images, labels, idx = data
+    small = idx[:, : wl.DEEP_BATCH]
+    cases = wl.build_w5(images, labels, small, key)
+    res = time_interleaved(cases, args.repeats, idx.shape[0])
+    for name, case in cases.items():
+        res[name].update(memory(case))
+    add_ratios(res, cases)
+    losses = {name: float(case.run(0)) for name, case in cases.items()}
+    return dict(
+        cases=res,
+        first_batch_loss=losses,
+        note=(
+            f"deep: 784 -> 3 x {wl.DEEP_HIDDEN} LIF -> 10 leaky, one Sequential, latency events, {wl.DEEP_STEPS} steps, "
+            f"batch {wl.DEEP_BATCH}, Adam 1e-3"
+        ),
+    )
+
+
 def fmt_table(results: dict, peers: dict | None) -> str:
     lines = []
     head = f"{'workload':8} {'case':28} {'median s':>9} {'min s':>8} {'max s':>8} {'ratio':>6} {'compile s':>9} {'temp MB':>8}"
@@ -316,6 +390,12 @@ def fmt_table(results: dict, peers: dict | None) -> str:
                 lines.append(
                     f"{wname:8} {pname + ' (separate run)':28} {r['median']:9.4f} {r['min']:8.4f} {r['max']:8.4f} {ratio:6.2f}"
                 )
+        for ours, ratios in w.get("side_by_side", {}).items():
+            lines.append(
+                f"{ours} / other (< 1: {ours} faster): " + ", ".join(f"{b} {r:.2f}" for b, r in ratios.items())
+            )
+        for pname, note in w.get("peer_notes", {}).items():
+            lines.append(f"{pname}: {note}")
         if "epoch" in w:
             e = w["epoch"]
             est = ", ".join(f"{n}: {v['estimated_epoch_s']:.1f} s" for n, v in e["estimate"].items())
@@ -345,18 +425,35 @@ def fmt_table(results: dict, peers: dict | None) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few repeats, no full epoch (about 75 s)")
-    ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads")
+    ap.add_argument(
+        "--only", default=None, help="comma-separated workloads (default W1-W5; with --quick W1-W4, under 90 s)"
+    )
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 4 quick, 30 full)")
     ap.add_argument("--epoch-samples", type=int, default=None, help="samples per epoch (default: the dataset)")
     ap.add_argument("--shd-events", type=float, default=8000.0, help="W4: mean events per sample")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument(
+        "--peers",
+        default=None,
+        metavar="DIR",
+        help="time BrainPy / PyTorch+snnTorch / Spyx (benchmarks/peers) side by side, each with DIR/<venv>/bin/python",
+    )
+    ap.add_argument(
+        "--peer-threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS for the PyTorch peers (default: PyTorch's own; 1 on a machine shared with other jobs, "
+        "where OpenMP's spinning threads slow PyTorch down several-fold)",
+    )
     args = ap.parse_args(argv)
     args.repeats = args.repeats or (4 if args.quick else 30)
     args.full_epoch = not args.quick
+    if args.only is None:
+        args.only = "W1,W2,W3,W4" if args.quick else "W1,W2,W3,W4,W5"
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
 
     t_start = time.perf_counter()
-    if any(w in only for w in ("W1", "W2", "W3")):
+    if any(w in only for w in ("W1", "W2", "W3", "W5")):
         images, labels, source = wl.load_fashion_mnist()
     else:  # W4 alone brings its own data
         images, labels, source = np.zeros((8 * wl.BATCH, 784), np.uint8), np.zeros(8 * wl.BATCH, np.int32), "none"
@@ -364,7 +461,7 @@ def main(argv=None) -> int:
     idx = jnp.asarray(rng.permutation(images.shape[0])[: 8 * wl.BATCH].reshape(8, wl.BATCH).astype(np.int32))
     key = jax.random.key(0)
     data = (images, labels, idx)
-    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3, W4=run_w4)
+    runners = dict(W1=run_w1, W2=run_w2, W3=run_w3, W4=run_w4, W5=run_w5)
     results = dict(
         date=datetime.datetime.now().isoformat(timespec="seconds"),
         mode="quick" if args.quick else "full",
@@ -388,18 +485,14 @@ def main(argv=None) -> int:
         results["workloads"][w] = runners[w](args, data, key)
         print(f"{w} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     peers = None
-    peers_file = os.path.join(RESULTS, "peers_brainpy.json")
-    if os.path.exists(peers_file):
-        with open(peers_file) as f:
-            peers = json.load(f).get("workloads")
-        results["peers"] = peers
     results["total_s"] = time.perf_counter() - t_start
     print(fmt_table(results, peers))
     print(f"\ntotal {results['total_s']:.1f} s")
     if not args.no_save:
         os.makedirs(RESULTS, exist_ok=True)
         # a subset of the workloads goes to its own file, so it never overwrites a complete run's results
-        suffix = "" if set(only) >= set(runners) else "-" + "-".join(only)
+        complete = {"W1", "W2", "W3", "W4"} if args.quick else set(runners)
+        suffix = "" if set(only) >= complete else "-" + "-".join(only)
         path = os.path.join(RESULTS, f"{results['mode']}{suffix}.json")
         with open(path, "w") as f:
             json.dump(results, f, indent=1)
