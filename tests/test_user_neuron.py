@@ -2,6 +2,7 @@
 validation and the generic property checks of `eqsnn.testing` with no code of its own; and every
 eqsnn population rejects every invalid value of every declared parameter, naming both."""
 
+import importlib
 import inspect
 
 import equinox as eqx
@@ -105,7 +106,12 @@ POPULATIONS = _concrete_populations()
 
 
 def test_every_population_is_enumerated():
-    public = {v for m in (neurons, synapses) for v in vars(m).values() if isinstance(v, type)}
+    modules = [neurons, synapses]
+    try:  # the NIR layers (EulerLIF, Integrate, ...) are public in eqsnn.nir, which needs the `nir` extra
+        modules.append(importlib.import_module("eqsnn.nir"))
+    except ImportError:
+        pass
+    public = {v for m in modules for v in vars(m).values() if isinstance(v, type)}
     assert set(POPULATIONS) <= public
     assert {neurons.LIF, neurons.HH, neurons.Izhikevich, synapses.NMDA, synapses.GABAa} <= set(POPULATIONS)
 
