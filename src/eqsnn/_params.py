@@ -116,7 +116,21 @@ def param(
     if not isinstance(constraint, tuple) and constraint not in CONSTRAINTS:
         raise ValueError(f"param: `constraint` must be one of {tuple(CONSTRAINTS)} or (low, high), got {constraint!r}")
     spec = Param(default=default, unit=unit, constraint=constraint, scalar=scalar, doc=doc)
-    return eqx.field(default=default, kw_only=True, metadata={_META: spec})
+    return eqx.field(default=default, kw_only=True, converter=strong_type, metadata={_META: spec})
+
+
+def strong_type(value: Any) -> Any:
+    """A weakly typed JAX array (`jnp.full(4, 10.0)`) as a strongly typed one of the same
+    dtype; anything else unchanged.
+
+    Every declared parameter goes through it at construction: an optimiser
+    update returns strongly typed leaves, so a weakly typed parameter would
+    change the model's type signature after the first step and make every
+    jitted step (`make_step`, the trainer) compile again.
+    """
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer) and value.weak_type:
+        return jnp.asarray(value, dtype=value.dtype)
+    return value
 
 
 def params_of(cls_or_obj: Any) -> dict[str, Param]:
