@@ -24,7 +24,7 @@ non-linearity overflows and the state goes to inf, then NaN.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -364,6 +364,7 @@ class Izhikevich(_NonlinearIF):
     v_init: ParamLike = param(-70.0, unit="mV", doc="initial potential")
     u_init: ParamLike = param(None, doc="initial recovery variable (default: b * v_init)")
     reset: str = eqx.field(default="hard", kw_only=True, static=True)
+    param_relations: ClassVar[tuple[tuple[str, str], ...]] = (("c", "v_th"),)
 
     @classmethod
     def unit_scale(cls, shape: int | tuple[int, ...], **overrides: Any) -> Izhikevich:
