@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 
-from ._custom_types import Array, Float, RealScalarLike
+from ._custom_types import Array, ArrayLike, Float, RealScalarLike
 from ._params import check_param, iter_params, param, strong_type
 
 
@@ -62,7 +62,7 @@ class AbstractSurrogate(eqx.Module):
         for name, spec, value in iter_params(self):
             check_param(owner, name, spec, value, None)
 
-    def __call__(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+    def __call__(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.zeros(()).dtype)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import AbstractSequence, AbstractStateless
-from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
+from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, RealScalarLike
 from .._errors import check_callable, check_input, check_param_shape, check_size
 
 Initializer = Callable[..., Array]
@@ -141,7 +141,7 @@ class FixedProb(AbstractStateless):
         self,
         in_features: int,
         out_features: int,
-        prob: float,
+        prob: RealScalarLike,
         *,
         key: PRNGKeyArray,
         weight: float | int | Float[ArrayLike, ""] | Float[ArrayLike, "in out"] | None = None,

@@ -406,7 +406,7 @@ class BPTT:
         return means, {k: v.tolist() for k, v in per_batch.items()}
 
     def evaluate(
-        self, model: AbstractDynamics, data: Any, *, batch_size: int = 256, devices: Any = None
+        self, model: AbstractDynamics, data: Any, *, batch_size: int | np.integer = 256, devices: Any = None
     ) -> dict[str, float]:
         """Mean loss and metrics of `model` over `data` (arrays `(x, y)` or a
         callable returning an iterator of batches), weighted by batch size.
@@ -428,8 +428,8 @@ class BPTT:
         train_data: Any,
         test_data: Any = None,
         *,
-        num_epochs: int,
-        batch_size: int = 256,
+        num_epochs: int | np.integer,
+        batch_size: int | np.integer = 256,
         key: PRNGKeyArray | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
