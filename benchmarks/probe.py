@@ -190,7 +190,7 @@ def cases():
             "labels",
             (lambda lab=lab: acc(jnp.zeros((2, 3)), jnp.asarray(lab))),
         )
-    for label, bad in [("-0.5", -0.5), ("0", 0.0), ("nan", math.nan), ("inf", math.inf), ("str", "a")]:
+    for label, bad in [("-0.5", -0.5), ("-1e-3", -1e-3), ("nan", math.nan), ("inf", math.inf), ("str", "a")]:
         yield (
             "losses/encoders",
             f"latency_steps(threshold={label})",
