@@ -234,7 +234,9 @@ def test_trainable_tau_gradient_is_finite(getkey, make, shape):
     tau = jnp.full(shape, 5.0)
     model = make(tau)
     params, _ = eqx.partition(model, eqx.is_inexact_array)
-    assert any(leaf is tau for leaf in jax.tree_util.tree_leaves(params))
+    # the stored tau (a strongly typed copy of the weakly typed `tau`) is a trainable leaf
+    assert not model.tau.weak_type and np.array_equal(model.tau, tau)
+    assert any(leaf is model.tau for leaf in jax.tree_util.tree_leaves(params))
     xs = jax.random.uniform(getkey(), (100, 4), minval=0.0, maxval=40.0)
     grad = eqx.filter_grad(lambda m: jnp.sum(eqsnn.run(m, xs)[1] * jnp.arange(100.0)[:, None]))(model)
     assert grad.tau.shape == shape
@@ -254,7 +256,7 @@ def test_partition_yields_exactly_linear_parameters(getkey):
     tau = jnp.full((5,), 10.0)
     model = eqx.tree_at(lambda m: m.layers[2], model, neurons.LifRef(5, tau=tau, tau_ref=1.0))
     leaves = jax.tree_util.tree_leaves(eqx.partition(model, eqx.is_inexact_array)[0])
-    assert len(leaves) == 5 and any(leaf is tau for leaf in leaves)
+    assert len(leaves) == 5 and any(leaf is model.layers[2].tau for leaf in leaves)
 
 
 # --------------------------------------------------------------------------- #

@@ -236,7 +236,7 @@ def test_check_reset_below_threshold():
 
 
 def test_check_decays_without_input_first_order():
-    lif = neurons.LIF(N, v_rest=-65.0, v_th=-50.0)
+    lif = neurons.LIF(N, v_rest=-65.0, v_reset=-65.0, v_th=-50.0)
     start = neurons.LIFState(v=jnp.asarray([-80.0, -55.0, -65.0]), spike=jnp.zeros(N))
     for monotone in (False, True):
         et.check_decays_without_input(lif, start, monotone=monotone)  # rest: the v of init_state()

@@ -24,11 +24,18 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False, owner: st
     """Raise ``ValueError`` unless every element of a concrete ``value`` is > 0 (or >= 0)."""
     if value is None or not is_concrete(value):
         return
-    arr = np.asarray(value)
-    if not np.issubdtype(arr.dtype, np.number):
+    if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{_where(owner)}`{name}` must be a real number, got {value!r}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{_where(owner)}`{name}` must be a real number, got {type(value).__name__}") from e
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr) or arr.dtype == np.bool_:
+        raise TypeError(f"{_where(owner)}`{name}` must be a real number, got {value!r}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{_where(owner)}`{name}` must be finite, got {_short(value)}")
     ok = np.all(arr >= 0) if allow_zero else np.all(arr > 0)
-    if not ok or np.any(np.isnan(arr)):
+    if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{_where(owner)}`{name}` must be {bound} (ms where it is a time), got {_short(value)}")
 
@@ -38,6 +45,12 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], *, owner: str = 
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"{_where(owner)}`{name}` must be one of {choices}, got {value!r}")
+
+
+def check_callable(name: str, value: Any, *, owner: str = "") -> None:
+    """Raise ``TypeError`` unless ``value`` is callable (an initializer, a loss, a monitor)."""
+    if not callable(value):
+        raise TypeError(f"{_where(owner)}`{name}` must be callable, got {type(value).__name__} {value!r}")
 
 
 def check_size(name: str, value: Any, *, owner: str = "") -> int:

@@ -10,14 +10,15 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from ._custom_types import Array, Float, ParamLike
-from ._params import check_param, iter_params, param
+from ._params import check_param, iter_params, param, strong_type
 
 
 def _required(*, unit: str, constraint: str = "real", doc: str = "") -> Any:
     """A declared parameter without a default, which may be given positionally
     (`param` declares keyword-only parameters with a default)."""
     declared = param(dataclasses.MISSING, unit=unit, constraint=constraint, doc=doc)
-    return eqx.field(metadata=dict(declared.metadata))
+    meta = {k: v for k, v in declared.metadata.items() if k != "converter"}
+    return eqx.field(converter=strong_type, metadata=meta)
 
 
 class AbstractOutput(eqx.Module):

@@ -36,7 +36,7 @@ import paramax
 
 from ._custom_types import Array, ArrayLike, Float
 
-__all__ = ["Param", "param", "params_of", "positive", "unwrap", "CONSTRAINTS"]
+__all__ = ["Param", "param", "params_of", "positive", "unwrap", "CONSTRAINTS", "check_relations", "strong_type"]
 
 #: The constraints a declaration may name, with the bound they check.
 CONSTRAINTS: dict[str, str] = {
@@ -45,6 +45,7 @@ CONSTRAINTS: dict[str, str] = {
     "nonnegative": ">= 0",
     "unit_interval": "in [0, 1]",
     "open_unit_interval": "in (0, 1]",
+    "above_one": "> 1",
 }
 
 _META = "eqsnn_param"
@@ -86,6 +87,8 @@ class Param:
             return bool(np.all((arr >= 0) & (arr <= 1)))
         if c == "open_unit_interval":
             return bool(np.all((arr > 0) & (arr <= 1)))
+        if c == "above_one":
+            return bool(np.all(arr > 1))
         return True
 
 
@@ -105,7 +108,7 @@ def param(
       `__post_init__` derives it from other parameters).
     - `unit`: its unit (`'ms'`, `'mV'`, `'1'` for dimensionless, ...).
     - `constraint`: `'real'` (default), `'positive'`, `'nonnegative'`,
-      `'unit_interval'`, `'open_unit_interval'`, or a closed interval
+      `'unit_interval'`, `'open_unit_interval'`, `'above_one'`, or a closed interval
       `(low, high)`.
     - `scalar`: whether it must be a scalar (default `False`: a scalar or an
       array broadcastable to the population's shape).
@@ -116,7 +119,21 @@ def param(
     if not isinstance(constraint, tuple) and constraint not in CONSTRAINTS:
         raise ValueError(f"param: `constraint` must be one of {tuple(CONSTRAINTS)} or (low, high), got {constraint!r}")
     spec = Param(default=default, unit=unit, constraint=constraint, scalar=scalar, doc=doc)
-    return eqx.field(default=default, kw_only=True, metadata={_META: spec})
+    return eqx.field(default=default, kw_only=True, converter=strong_type, metadata={_META: spec})
+
+
+def strong_type(value: Any) -> Any:
+    """A weakly typed JAX array (`jnp.full(4, 10.0)`) as a strongly typed one of the same
+    dtype; anything else unchanged.
+
+    Every declared parameter goes through it at construction: an optimiser
+    update returns strongly typed leaves, so a weakly typed parameter would
+    change the model's type signature after the first step and make every
+    jitted step (`make_step`, the trainer) compile again.
+    """
+    if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer) and value.weak_type:
+        return jnp.asarray(value, dtype=value.dtype)
+    return value
 
 
 def params_of(cls_or_obj: Any) -> dict[str, Param]:
@@ -148,15 +165,15 @@ def check_param(owner: str, name: str, spec: Param, value: Any, shape: tuple[int
     if value is None:
         if spec.default is None:  # a default derived from other parameters
             return
-        raise TypeError(f"{where} must be a real number or a float array ({spec.unit}), got None")
+        raise TypeError(f"{where} must be a real number or a float array{_unit(spec)}, got None")
     if isinstance(value, (str, bytes, list, tuple, dict, set)) or isinstance(value, (bool, np.bool_)):
         raise TypeError(
-            f"{where} must be a real number or a float array ({spec.unit}), got {type(value).__name__} {value!r}"
+            f"{where} must be a real number or a float array{_unit(spec)}, got {type(value).__name__} {value!r}"
         )
     if not _is_concrete(value):
         return
     if not isinstance(value, (int, float, np.number, np.ndarray, jax.Array)):
-        raise TypeError(f"{where} must be a real number or a float array ({spec.unit}), got {type(value).__name__}")
+        raise TypeError(f"{where} must be a real number or a float array{_unit(spec)}, got {type(value).__name__}")
     arr = np.asarray(value)
     if np.iscomplexobj(arr):
         raise TypeError(f"{where} must be real, got a complex value {_describe(value)}")
@@ -168,7 +185,7 @@ def check_param(owner: str, name: str, spec: Param, value: Any, shape: tuple[int
             f"give a float array (trained) or a Python number (fixed)"
         )
     if spec.scalar and arr.ndim != 0:
-        raise ValueError(f"{where} must be a scalar ({spec.unit}), got shape {arr.shape}")
+        raise ValueError(f"{where} must be a scalar{_unit(spec)}, got shape {arr.shape}")
     if not spec.scalar and shape is not None:
         try:
             ok = np.broadcast_shapes(arr.shape, shape) == tuple(shape)
@@ -180,10 +197,40 @@ def check_param(owner: str, name: str, spec: Param, value: Any, shape: tuple[int
                 f"got shape {arr.shape}"
             )
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{where} must be finite ({spec.unit}), got {_describe(value)}")
+        raise ValueError(f"{where} must be finite{_unit(spec)}, got {_describe(value)}")
     if not spec.satisfied(arr):
-        unit = f" ({spec.unit})" if spec.unit not in ("", "1") else ""
-        raise ValueError(f"{where} must be {spec.bound()}{unit}, got {_describe(value)}")
+        raise ValueError(f"{where} must be {spec.bound()}{_unit(spec)}, got {_describe(value)}")
+
+
+def _unit(spec: Param) -> str:
+    return f" ({spec.unit})" if spec.unit not in ("", "1") else ""
+
+
+def check_relations(owner: str, module: Any) -> None:
+    """Check the cross-parameter relations a class declares in its `param_relations`
+    class attribute: pairs `(low, high)` of parameter names with `low < high`
+    element-wise (e.g. `("v_reset", "v_th")`: a reset at or above the threshold
+    fires every step). A pair is skipped when either value is missing, `None` or
+    traced; raise `ValueError` naming `owner`, both parameters and their values."""
+    for low, high in getattr(type(module), "param_relations", ()):
+        a, b = getattr(module, low, None), getattr(module, high, None)
+        if a is None or b is None:
+            continue
+        if isinstance(a, paramax.AbstractUnwrappable) or isinstance(b, paramax.AbstractUnwrappable):
+            if not (_is_concrete(a) and _is_concrete(b)):
+                continue
+            a, b = paramax.unwrap(a), paramax.unwrap(b)
+        if not (_is_concrete(a) and _is_concrete(b)):
+            continue
+        try:
+            ok = bool(np.all(np.asarray(a) < np.asarray(b)))
+        except (TypeError, ValueError):  # shapes were checked one by one; anything left is reported below
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"{owner}: `{low}` must be < `{high}` (a reset at or above the threshold fires every step), "
+                f"got {low}={_describe(a)}, {high}={_describe(b)}"
+            )
 
 
 def iter_params(module: Any) -> Iterator[tuple[str, Param, Any]]:

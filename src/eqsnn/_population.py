@@ -10,7 +10,7 @@ user's own included.
 from __future__ import annotations
 
 import math
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -19,7 +19,7 @@ import numpy as np
 from ._core import AbstractDynamics
 from ._custom_types import Array, Float, ParamLike
 from ._errors import check_input, check_state
-from ._params import check_param, iter_params, param
+from ._params import check_param, check_relations, iter_params, param
 from ._surrogate import AbstractSurrogate, InvSquare
 
 __all__ = [
@@ -72,6 +72,10 @@ class AbstractPopulation(AbstractDynamics[State, Array, Array]):
     is a scalar or an array of `shape`.
     """
 
+    #: Cross-parameter relations `(low, high)`, `low < high` element-wise, checked after
+    #: the parameters themselves (see [`eqsnn.neurons.AbstractSpikingNeuron`][]).
+    param_relations: ClassVar[tuple[tuple[str, str], ...]] = ()
+
     shape: tuple[int, ...] = eqx.field(static=True, converter=_as_shape)
     dt: ParamLike = param(DEFAULT_DT, unit="ms", constraint="positive", scalar=True, doc="integration step")
 
@@ -82,6 +86,7 @@ class AbstractPopulation(AbstractDynamics[State, Array, Array]):
             raise ValueError(f"{owner}: `shape` must be a positive int or a tuple of positive ints, got {shape!r}")
         for name, spec, value in iter_params(self):
             check_param(owner, name, spec, value, shape)
+        check_relations(owner, self)  # after each parameter is known to be valid
 
     @property
     def size(self) -> int:
@@ -116,7 +121,15 @@ class AbstractSpikingNeuron(AbstractNeuron[State]):
     - `detach_reset`: whether the reset carries no gradient (default `False`).
 
     A subclass must also have a threshold `v_th` (mV).
+
+    **Relations** (`param_relations`, checked by `__check_init__` for every
+    subclass): `v_reset < v_th` element-wise, since a reset at or above the
+    threshold fires every step (or, with the non-linear models, diverges). A
+    subclass whose reset has another name declares its own pair, as
+    [`eqsnn.neurons.Izhikevich`][] does with `("c", "v_th")`.
     """
+
+    param_relations: ClassVar[tuple[tuple[str, str], ...]] = (("v_reset", "v_th"),)
 
     spike_fn: AbstractSurrogate = eqx.field(default=None, kw_only=True, converter=_spike_fn_or_default)
     reset: str = eqx.field(default="soft", kw_only=True, static=True)

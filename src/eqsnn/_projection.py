@@ -7,6 +7,7 @@ from typing import Any
 
 from ._core import AbstractComposition, AbstractDynamics, AbstractStateless, as_dynamics, is_stateless
 from ._custom_types import Array, Float, PRNGKeyArray
+from ._errors import check_input
 from ._outputs import CUBA, AbstractOutput
 
 
@@ -69,6 +70,10 @@ class Projection(AbstractComposition[Any, Any, Any]):
 
     def _syn_out(self, state: Any, c: Any, post_v: Any) -> tuple[Any, Any]:
         state, g = self.syn.step(state, c)
+        if post_v is not None:
+            # the potential of the postsynaptic population: a batch or another population would broadcast
+            shape = getattr(self.syn, "shape", None)
+            post_v = check_input("post_v", post_v, None if shape is None else tuple(shape), owner="Projection")
         return state, self.out(g, post_v)
 
     def _hoist(self) -> tuple[Callable[[Any], Any] | None, AbstractDynamics]:

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import abc
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 
-from ._custom_types import Array, Float, RealScalarLike
-from ._errors import check_positive
+from ._custom_types import Array, ArrayLike, Float, RealScalarLike
+from ._params import check_param, iter_params, param, strong_type
 
 
 def heaviside(x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
@@ -56,7 +57,15 @@ class AbstractSurrogate(eqx.Module):
     the backward pass uses; tests check `jax.grad(smooth) == derivative`.
     """
 
-    def __call__(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+    def __check_init__(self) -> None:
+        owner = type(self).__name__
+        for name, spec, value in iter_params(self):
+            check_param(owner, name, spec, value, None)
+
+    def __call__(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.zeros(()).dtype)
         return _spike(x, self)
 
     @abc.abstractmethod
@@ -68,9 +77,12 @@ class AbstractSurrogate(eqx.Module):
         r"""The smooth function $\sigma(x)$ with $\sigma' =$ `derivative`."""
 
 
-def _positive(owner: str, **values) -> None:
-    for name, value in values.items():
-        check_positive(name, value, owner=owner)
+def _hyper(default: float, *, constraint: str = "positive", doc: str = "") -> Any:
+    """A declared hyper-parameter of a surrogate (see [`eqsnn.param`][]), which may be
+    given positionally (`InvSquare(100.)`)."""
+    declared = param(default, constraint=constraint, doc=doc)
+    meta = {k: v for k, v in declared.metadata.items() if k != "converter"}
+    return eqx.field(default=default, converter=strong_type, metadata=meta)
 
 
 class InvSquare(AbstractSurrogate):
@@ -82,10 +94,7 @@ class InvSquare(AbstractSurrogate):
     **Arguments:** `alpha` (default `100.`), the sharpness.
     """
 
-    alpha: RealScalarLike = 100.0
-
-    def __check_init__(self):
-        _positive("InvSquare", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(100.0)
 
     def derivative(self, x):
         return 1.0 / (self.alpha * jnp.abs(x) + 1.0) ** 2
@@ -103,7 +112,7 @@ class FastSigmoid(InvSquare):
     **Arguments:** `alpha` (default `25.`).
     """
 
-    alpha: RealScalarLike = 25.0
+    alpha: RealScalarLike = _hyper(25.0)
 
 
 #: Zenke & Ganguli's name for [`FastSigmoid`][].
@@ -119,10 +128,7 @@ class Sigmoid(AbstractSurrogate):
     **Arguments:** `alpha` (default `4.`).
     """
 
-    alpha: RealScalarLike = 4.0
-
-    def __check_init__(self):
-        _positive("Sigmoid", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(4.0)
 
     def derivative(self, x):
         s = jax.nn.sigmoid(self.alpha * x)
@@ -141,10 +147,7 @@ class ArcTan(AbstractSurrogate):
     **Arguments:** `alpha` (default `2.`).
     """
 
-    alpha: RealScalarLike = 2.0
-
-    def __check_init__(self):
-        _positive("ArcTan", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(2.0)
 
     def derivative(self, x):
         return 0.5 * self.alpha / (1.0 + (0.5 * math.pi * self.alpha * x) ** 2)
@@ -162,11 +165,8 @@ class Gaussian(AbstractSurrogate):
     **Arguments:** `sigma` $s$ (default `0.5`), `alpha` $h$ (default `1.`).
     """
 
-    sigma: RealScalarLike = 0.5
-    alpha: RealScalarLike = 1.0
-
-    def __check_init__(self):
-        _positive("Gaussian", sigma=self.sigma, alpha=self.alpha)
+    sigma: RealScalarLike = _hyper(0.5)
+    alpha: RealScalarLike = _hyper(1.0)
 
     def derivative(self, x):
         return self.alpha * jnp.exp(-(x**2) / (2.0 * self.sigma**2)) / (math.sqrt(2.0 * math.pi) * self.sigma)
@@ -184,10 +184,7 @@ class Erf(AbstractSurrogate):
     **Arguments:** `alpha` (default `1.`).
     """
 
-    alpha: RealScalarLike = 1.0
-
-    def __check_init__(self):
-        _positive("Erf", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(1.0)
 
     def derivative(self, x):
         return self.alpha / math.sqrt(math.pi) * jnp.exp(-((self.alpha * x) ** 2))
@@ -207,10 +204,7 @@ class PiecewiseQuadratic(AbstractSurrogate):
     **Arguments:** `alpha` (default `1.`).
     """
 
-    alpha: RealScalarLike = 1.0
-
-    def __check_init__(self):
-        _positive("PiecewiseQuadratic", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(1.0)
 
     def derivative(self, x):
         return jnp.maximum(self.alpha - self.alpha**2 * jnp.abs(x), 0.0)
@@ -230,10 +224,7 @@ class PiecewiseExp(AbstractSurrogate):
     **Arguments:** `alpha` (default `1.`).
     """
 
-    alpha: RealScalarLike = 1.0
-
-    def __check_init__(self):
-        _positive("PiecewiseExp", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(1.0)
 
     def derivative(self, x):
         return 0.5 * self.alpha * jnp.exp(-self.alpha * jnp.abs(x))
@@ -252,10 +243,7 @@ class SoftSign(AbstractSurrogate):
     **Arguments:** `alpha` (default `1.`).
     """
 
-    alpha: RealScalarLike = 1.0
-
-    def __check_init__(self):
-        _positive("SoftSign", alpha=self.alpha)
+    alpha: RealScalarLike = _hyper(1.0)
 
     def derivative(self, x):
         return 0.5 * self.alpha / (1.0 + self.alpha * jnp.abs(x)) ** 2
@@ -274,11 +262,8 @@ class Triangle(AbstractSurrogate):
     **Arguments:** `alpha` (default `0.3`), `width` $w$ (default `1.`).
     """
 
-    alpha: RealScalarLike = 0.3
-    width: RealScalarLike = 1.0
-
-    def __check_init__(self):
-        _positive("Triangle", alpha=self.alpha, width=self.width)
+    alpha: RealScalarLike = _hyper(0.3)
+    width: RealScalarLike = _hyper(1.0)
 
     def derivative(self, x):
         return self.alpha * jnp.maximum(self.width - jnp.abs(x), 0.0)
@@ -298,10 +283,7 @@ class Boxcar(AbstractSurrogate):
     **Arguments:** `width` $w$ (default `0.5`).
     """
 
-    width: RealScalarLike = 0.5
-
-    def __check_init__(self):
-        _positive("Boxcar", width=self.width)
+    width: RealScalarLike = _hyper(0.5)
 
     def derivative(self, x):
         return jnp.where(jnp.abs(x) < self.width, 0.5 / self.width, 0.0).astype(x.dtype)
@@ -320,12 +302,7 @@ class QPseudoSpike(AbstractSurrogate):
     **Arguments:** `alpha` (default `2.`, must be > 1).
     """
 
-    alpha: RealScalarLike = 2.0
-
-    def __check_init__(self):
-        _positive("QPseudoSpike", alpha=self.alpha)
-        if isinstance(self.alpha, (int, float)) and self.alpha <= 1:
-            raise ValueError(f"QPseudoSpike: `alpha` must be > 1, got {self.alpha!r}")
+    alpha: RealScalarLike = _hyper(2.0, constraint="above_one")
 
     def derivative(self, x):
         return (1.0 + 2.0 * jnp.abs(x) / (self.alpha - 1.0)) ** (-self.alpha)

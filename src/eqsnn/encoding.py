@@ -82,7 +82,7 @@ def latency_steps(
     - `num_steps`: length of the spike train (a positive int).
     - `tau`: time constant (ms; default `2.`).
     - `dt`: step (ms; default `0.1`).
-    - `threshold`: $\theta$ (default `0.2`).
+    - `threshold`: $\theta$ (default `0.2`), `>= 0` (0: every input `>= 0` spikes at step 0).
     - `epsilon`: keeps the logarithm finite at threshold (default `1e-7`).
 
     **Returns:** `int32`, same shape as `x`: the spike step in
@@ -96,8 +96,8 @@ def latency_steps(
     check_positive("tau", tau, owner=owner)
     check_positive("dt", dt, owner=owner)
     check_positive("epsilon", epsilon, owner=owner)
-    if is_concrete(threshold) and not np.all(np.isfinite(np.asarray(threshold))):
-        raise ValueError(f"{owner}: `threshold` must be finite, got {threshold!r}")
+    # a negative threshold would give log(x / (x - threshold)) < 0, i.e. negative steps
+    check_positive("threshold", threshold, allow_zero=True, owner=owner)
     # tau / dt and thr + eps are formed before the cast to the dtype of x, as in the reference code.
     return _latency_kernel(x, num_steps, tau / dt, threshold, threshold + epsilon)
 

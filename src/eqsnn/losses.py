@@ -8,7 +8,9 @@ usually reduced over time first (e.g. `outputs.max(axis=1)`).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ._custom_types import Array, ArrayLike, Float, Int
@@ -17,6 +19,8 @@ __all__ = ["accuracy", "cross_entropy", "mse", "spike_l1", "spike_l2"]
 
 
 def _check_labels(name: str, logits: Array, labels: Array, owner: str) -> None:
+    if not hasattr(logits, "shape") or jnp.ndim(logits) < 1:
+        raise TypeError(f"{owner}: `logits` must be an array [..., C], got {type(logits).__name__}")
     if not jnp.issubdtype(jnp.asarray(labels).dtype, jnp.integer):
         raise TypeError(
             f"{owner}: `{name}` must be integer class indices, got dtype {jnp.asarray(labels).dtype} "
@@ -27,6 +31,14 @@ def _check_labels(name: str, logits: Array, labels: Array, owner: str) -> None:
             f"{owner}: `{name}` must have the shape of `logits` without its class axis, "
             f"{tuple(jnp.shape(logits)[:-1])}, got {tuple(jnp.shape(labels))}"
         )
+    if not isinstance(labels, jax.core.Tracer) and np.size(labels):
+        lab = np.asarray(labels)
+        num_classes = jnp.shape(logits)[-1]
+        if lab.min() < 0 or lab.max() >= num_classes:
+            raise ValueError(
+                f"{owner}: `{name}` must be class indices in [0, {num_classes}) (the last axis of `logits`), "
+                f"got values in [{lab.min()}, {lab.max()}]"
+            )
 
 
 def cross_entropy(logits: Float[Array, "*batch classes"], labels: Int[ArrayLike, "*batch"]) -> Float[Array, ""]:
@@ -40,7 +52,9 @@ def cross_entropy(logits: Float[Array, "*batch classes"], labels: Int[ArrayLike,
     **Arguments:**
 
     - `logits`: unnormalised scores $z$, `[..., C]`.
-    - `labels`: class indices $y \in \{0, \dots, C-1\}$, integer, `[...]`.
+    - `labels`: class indices $y \in \{0, \dots, C-1\}$, integer, `[...]`
+      (concrete labels out of that range raise `ValueError`: optax would give
+      NaN for $y \ge C$ and read $-1$ as the last class).
 
     **Returns:** the mean loss, a scalar (nats).
     """
@@ -105,6 +119,8 @@ def spike_l2(spikes: Float[Array, "*lead neurons"]) -> Float[Array, ""]:
 
     **Returns:** a scalar.
     """
+    if not hasattr(spikes, "shape"):
+        raise TypeError(f"spike_l2: `spikes` must be an array [..., N], got {type(spikes).__name__}")
     if jnp.ndim(spikes) < 1:
         raise ValueError("spike_l2: `spikes` must have a trailing neuron axis [..., N], got a scalar")
     counts = jnp.sum(spikes.reshape((-1, spikes.shape[-1])), axis=0)

@@ -119,7 +119,13 @@ def raster(
         )
     samples = s[None] if s.ndim == 2 else s
     if neurons is not None:
-        samples = samples[:, :, list(neurons)]
+        idx = np.asarray(list(neurons) if not isinstance(neurons, np.ndarray) else neurons)
+        n = samples.shape[2]
+        if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < -n or idx.max() >= n):
+            raise ValueError(
+                f"raster: `neurons` must be integer indices in [0, {n}) (the neuron axis), got {neurons!r}"
+            )
+        samples = samples[:, :, idx.astype(int)]
     if titles is not None and len(titles) != len(samples):
         raise ValueError(f"raster: `titles` must have one entry per sample ({len(samples)}), got {len(titles)}")
     num_steps, num_neurons = samples.shape[1], samples.shape[2]

@@ -27,8 +27,16 @@ class HHState(eqx.Module):
     spike: Float[Array, "*shape"]
 
 
+#: The range (mV) over which the gate rates are evaluated; beyond it they are held at
+#: their value at the bound, so that no exponential overflows (float32 overflows
+#: below about -1650 mV) and the step stays finite under any input.
+RATE_RANGE = (-200.0, 200.0)
+
+
 def _rates(v: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
-    """Opening and closing rates (1/ms) of the m, h, n gates at potential `v` (mV)."""
+    """Opening and closing rates (1/ms) of the m, h, n gates at potential `v` (mV),
+    with `v` clipped to `RATE_RANGE` (the physiological range lies well inside it)."""
+    v = jnp.clip(v, *RATE_RANGE)
     m_alpha = 1.0 / exprel(-(v + 40.0) / 10.0)  # = 0.1 (v + 40) / (1 - exp(-(v + 40) / 10))
     m_beta = 4.0 * jnp.exp(-(v + 65.0) / 18.0)
     h_alpha = 0.07 * jnp.exp(-(v + 65.0) / 20.0)
@@ -58,6 +66,12 @@ class HH(AbstractNeuron[HHState]):
     with $g = \bar g_{Na} m^3 h + \bar g_K n^4 + g_L$ and
     $v_\infty = (\bar g_{Na} m^3 h E_{Na} + \bar g_K n^4 E_K + g_L E_L + I)/g$;
     $z \leftarrow z_\infty + (z - z_\infty) e^{-\Delta t (\alpha_z + \beta_z)}$.
+
+    **Finite under any input:** the rates are evaluated with $v$ clipped to
+    [-200, 200] mV (beyond it they are held at their value at the bound), so
+    that no exponential overflows however far a strong current drives $v$
+    (unclipped, float32 gives NaN from a constant $I = -70$). Inside the range,
+    hence in every physiological regime, the model is BrainPy's.
 
     **Spike:** a threshold crossing from below,
     $s_t = S(v_t - v_{th}) \cdot [v_{t-1} < v_{th}]$, with the surrogate

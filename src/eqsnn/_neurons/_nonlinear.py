@@ -10,11 +10,21 @@ where the other variables are held at their values from the start of the
 step. It is exact when $f$ is affine in $x$; for one variable under constant
 input it is the exponential Rosenbrock-Euler method (second order); with
 coupled variables frozen over the step it is first order.
+
+**Finite under any input.** The non-linear term (the exponential of ExpIF
+and AdEx, the quadratic right-hand side of QuaIF and Izhikevich) is
+evaluated at $\min(v, v_{th})$: above the threshold, where the neuron has
+already spiked, it is held at its value at $v_{th}$ (a bound on the
+overshoot before the non-linearity, as Brian's and BrainPy's cut-offs do).
+Below the threshold, hence in the normal range of each model, nothing
+changes; without the bound a soft reset under a strong constant current
+(2000 for ExpIF and AdEx, 5000 for QuaIF) leaves $v$ above threshold, the
+non-linearity overflows and the state goes to inf, then NaN.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -84,7 +94,8 @@ class _AbstractExpIF(_NonlinearIF):
             self.v_init = self.v_rest
 
     def _exp_term(self, v: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
-        return self.delta_t * jnp.exp((v - self.v_t) / self.delta_t)
+        # bounded above the threshold (see the module docstring): finite under any input
+        return self.delta_t * jnp.exp((jnp.minimum(v, self.v_th) - self.v_t) / self.delta_t)
 
 
 class ExpIF(_AbstractExpIF):
@@ -303,7 +314,8 @@ class QuaIF(_NonlinearIF):
 
     def dv(self, v: Float[Array, "*shape"], x: Float[ArrayLike, "..."]) -> Float[Array, "*shape"]:
         """The right-hand side $dv/dt$ (mV/ms)."""
-        return (self.c * (v - self.v_rest) * (v - self.v_c) + self.r * x) / self.tau
+        vb = jnp.minimum(v, self.v_th)  # bounded above the threshold: finite under any input
+        return (self.c * (vb - self.v_rest) * (vb - self.v_c) + self.r * x) / self.tau
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> QuaIFState:
         return QuaIFState(v=self._full(self.v_init), spike=self._zeros())
@@ -352,6 +364,7 @@ class Izhikevich(_NonlinearIF):
     v_init: ParamLike = param(-70.0, unit="mV", doc="initial potential")
     u_init: ParamLike = param(None, doc="initial recovery variable (default: b * v_init)")
     reset: str = eqx.field(default="hard", kw_only=True, static=True)
+    param_relations: ClassVar[tuple[tuple[str, str], ...]] = (("c", "v_th"),)
 
     @classmethod
     def unit_scale(cls, shape: int | tuple[int, ...], **overrides: Any) -> Izhikevich:
@@ -389,7 +402,8 @@ class Izhikevich(_NonlinearIF):
         self, v: Float[Array, "*shape"], u: Float[Array, "*shape"], x: Float[ArrayLike, "..."]
     ) -> Float[Array, "*shape"]:
         """The right-hand side $dv/dt$ (mV/ms)."""
-        return self.p1 * v * v + self.p2 * v + self.p3 - u + x
+        vb = jnp.minimum(v, self.v_th)  # bounded above the threshold: finite under any input
+        return self.p1 * vb * vb + self.p2 * vb + self.p3 - u + x
 
     def init_state(self, *, key: PRNGKeyArray | None = None) -> IzhikevichState:
         u_init = self.b * self.v_init if self.u_init is None else self.u_init

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._core import AbstractSequence, AbstractStateless
-from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray
-from .._errors import check_input, check_param_shape, check_size
+from .._custom_types import Array, ArrayLike, Bool, Float, PRNGKeyArray, RealScalarLike
+from .._errors import check_callable, check_input, check_param_shape, check_size
 
 Initializer = Callable[..., Array]
 
@@ -53,6 +53,7 @@ class Linear(AbstractStateless):
     ):
         self.in_features = check_size("in_features", in_features, owner="Linear")
         self.out_features = check_size("out_features", out_features, owner="Linear")
+        check_callable("w_init", w_init, owner="Linear"), check_callable("b_init", b_init, owner="Linear")
         wkey, bkey = jax.random.split(key)
         self.weight = w_init(wkey, (in_features, out_features), jnp.zeros(()).dtype)
         self.bias = b_init(bkey, (out_features,), jnp.zeros(()).dtype) if use_bias else None
@@ -140,7 +141,7 @@ class FixedProb(AbstractStateless):
         self,
         in_features: int,
         out_features: int,
-        prob: float,
+        prob: RealScalarLike,
         *,
         key: PRNGKeyArray,
         weight: float | int | Float[ArrayLike, ""] | Float[ArrayLike, "in out"] | None = None,
@@ -148,9 +149,11 @@ class FixedProb(AbstractStateless):
     ):
         self.in_features = check_size("in_features", in_features, owner="FixedProb")
         self.out_features = check_size("out_features", out_features, owner="FixedProb")
-        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0.0 < prob <= 1.0:
+        if isinstance(prob, bool) or not isinstance(prob, (int, float, np.integer, np.floating)) or not 0 < prob <= 1:
             raise ValueError(f"FixedProb: `prob` must be a number in (0, 1], got {prob!r}")
         self.prob = float(prob)
+        if w_init is not None:
+            check_callable("w_init", w_init, owner="FixedProb")
         mkey, wkey = jax.random.split(key)
         shape = (in_features, out_features)
         self.mask = jax.random.bernoulli(mkey, self.prob, shape)

@@ -199,6 +199,10 @@ def load(
     dataset: _Dataset, split: str, root: str | os.PathLike[str] | None, download_missing: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     check_choice("split", split, tuple(dataset.splits), owner=dataset.title)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"{dataset.title}: `root` must be a folder (str or os.PathLike) or None, got {root!r}")
+    if not isinstance(download_missing, (bool, np.bool_)):
+        raise TypeError(f"{dataset.title}: `download` must be a bool, got {download_missing!r}")
     images_file, labels_file = dataset.splits[split]
     dirs = search_dirs(dataset, root)
     for directory in dirs:
@@ -215,7 +219,16 @@ def load(
     paths = []
     for file in (images_file, labels_file):
         found = _find(target, file)
-        paths.append(found if found is not None else download(dataset, file, target))
+        if found is None:
+            try:
+                found = download(dataset, file, target)
+            except DownloadError as err:
+                raise DownloadError(
+                    f"{err}\nthe {dataset.title} {split!r} files ({images_file.name}[.gz], {labels_file.name}[.gz]) "
+                    f"were not found in:\n{searched}\nto work offline, copy them into one of these folders, "
+                    f"pass root=<folder> or set ${DATA_ENV}=<folder> (and download=False to fail at once)"
+                ) from err
+        paths.append(found)
     return _load_pair(dataset, paths[0], paths[1])
 
 

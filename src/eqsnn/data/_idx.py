@@ -35,6 +35,8 @@ class IDXError(ValueError):
 
 def read_idx_bytes(path: str | os.PathLike[str]) -> bytes:
     """The IDX content of `path` as bytes, decompressing it when it is gzip (by magic number)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"read_idx: `path` must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
     data = path.read_bytes()
     if data[:2] == _GZIP_MAGIC:

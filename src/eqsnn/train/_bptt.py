@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 import sys
+import tempfile
 import time
 from typing import Any
 import warnings
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .._core import AbstractDynamics, _positive_int_or_none, check_reduce, run
 from .._custom_types import Array, PRNGKeyArray, PyTree
-from ._checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from ._checkpoint import CheckpointError, checkpoint_path, load_checkpoint, remove_stale_parts, save_checkpoint
 from ._data import ArraySource, IterSource, Spec, as_source, check_spec, put
 from ._history import History
 from ._silent import warn_if_silent
@@ -405,7 +406,7 @@ class BPTT:
         return means, {k: v.tolist() for k, v in per_batch.items()}
 
     def evaluate(
-        self, model: AbstractDynamics, data: Any, *, batch_size: int = 256, devices: Any = None
+        self, model: AbstractDynamics, data: Any, *, batch_size: int | np.integer = 256, devices: Any = None
     ) -> dict[str, float]:
         """Mean loss and metrics of `model` over `data` (arrays `(x, y)` or a
         callable returning an iterator of batches), weighted by batch size.
@@ -427,8 +428,8 @@ class BPTT:
         train_data: Any,
         test_data: Any = None,
         *,
-        num_epochs: int,
-        batch_size: int = 256,
+        num_epochs: int | np.integer,
+        batch_size: int | np.integer = 256,
         key: PRNGKeyArray | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
@@ -466,15 +467,25 @@ class BPTT:
         **Raises:** [`eqsnn.train.TrainingDivergedError`][] on a NaN/inf
         loss or gradient (naming epoch and step; the last good checkpoint is
         kept); `ValueError`/`TypeError` for malformed data, before anything
-        is compiled.
+        is compiled; [`eqsnn.train.CheckpointError`][] before training when
+        `checkpoint_dir` is not a writable folder, on resuming a corrupt or
+        truncated checkpoint or one written with another `batch_size`, and
+        when a checkpoint cannot be written (the model and history trained so
+        far are then attached to the error as `.model` and `.history`).
+        A temporary file left in `checkpoint_dir` by a killed write is removed.
         """
         where = "BPTT.fit"
         _check_model(model, where)
-        if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 0:
+        if isinstance(num_epochs, (bool, np.bool_)) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 0:
             raise ValueError(f"{where}: `num_epochs` must be a non-negative int, got {num_epochs!r}")
-        _check_batch_size(batch_size, "batch_size", where)
+        num_epochs = int(num_epochs)
+        batch_size = _check_batch_size(batch_size, "batch_size", where)
         eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
-        _check_batch_size(eval_batch_size, "eval_batch_size", where)
+        eval_batch_size = _check_batch_size(eval_batch_size, "eval_batch_size", where)
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"{where}: `resume` must be a bool, got {resume!r}")
+        if checkpoint_dir is not None:
+            _check_checkpoint_dir(checkpoint_dir, where)
         train = as_source("train_data", train_data, where, raw=self.inputs is not None)
         test = None if test_data is None else as_source("test_data", test_data, where, raw=self.inputs is not None)
         if isinstance(train, ArraySource):
@@ -510,8 +521,17 @@ class BPTT:
                     f"{where}: `key` differs from the key of the checkpoint being resumed ({ckpt}); "
                     f"pass the key of the original run"
                 )
-            history = History.from_dict(meta["history"])
-            start_epoch = int(meta["epoch"])
+            if "batch_size" in meta and meta["batch_size"] != batch_size:
+                raise CheckpointError(
+                    f"{where}: `batch_size`={batch_size} differs from the batch size of the checkpoint being "
+                    f"resumed ({meta['batch_size']}, {ckpt}); resuming with another would not continue the "
+                    f"same run: pass batch_size={meta['batch_size']} or start afresh (resume=False)"
+                )
+            try:
+                history = History.from_dict(meta["history"])
+                start_epoch = int(meta["epoch"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise CheckpointError(f"{where}: the checkpoint {ckpt} has an incomplete header: {e}") from e
         model = engine.replicate(model)
         opt_state = engine.replicate(opt_state)
 
@@ -555,8 +575,21 @@ class BPTT:
             if self.verbose:
                 print(_epoch_line(epoch + 1, num_epochs, elapsed, history), flush=True)
             if ckpt is not None:
-                meta = {"epoch": epoch + 1, "history": history.to_dict(), "key": _key_repr(key)}
-                save_checkpoint(ckpt, model, opt_state, meta)
+                meta = {
+                    "epoch": epoch + 1,
+                    "history": history.to_dict(),
+                    "key": _key_repr(key),
+                    "batch_size": batch_size,
+                }
+                try:
+                    save_checkpoint(ckpt, model, opt_state, meta)
+                except OSError as e:
+                    err = CheckpointError(
+                        f"{where}: could not write the checkpoint {ckpt} after epoch {epoch + 1}: {e}; "
+                        f"the model and history trained so far are attached as `.model` and `.history`"
+                    )
+                    err.model, err.history = model, history
+                    raise err from e
         return model, history
 
     def _train_epoch(
@@ -657,6 +690,25 @@ def _check_model(model: Any, where: str) -> None:
         raise TypeError(f"{where}: `model` must be an eqsnn dynamics (init_state/step), got {type(model).__name__}")
 
 
-def _check_batch_size(value: Any, name: str, where: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+def _check_batch_size(value: Any, name: str, where: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{where}: `{name}` must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_checkpoint_dir(directory: Any, where: str) -> None:
+    """Before any training: `checkpoint_dir` is a path to a writable folder (created if
+    missing); the temporary files of a killed write are removed."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"{where}: `checkpoint_dir` must be a str or os.PathLike, got {type(directory).__name__}")
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".eqsnn-write-test."):
+            pass
+    except OSError as e:
+        raise CheckpointError(
+            f"{where}: `checkpoint_dir`={str(directory)!r} is not a writable folder ({e}); "
+            f"checked before training so that no epoch is lost"
+        ) from e
+    remove_stale_parts(checkpoint_path(path))

@@ -97,12 +97,18 @@ class History:
             got = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"History.from_dict: expected a dict with format {_FORMAT!r}, got {got!r}")
         h = cls()
-        for mode in MODES:
-            h.epochs[mode] = [{k: float(v) for k, v in rec.items()} for rec in data["epochs"].get(mode, [])]
-            h.steps[mode] = [
-                {k: [float(x) for x in vs] for k, vs in rec.items()} for rec in data["steps"].get(mode, [])
-            ]
-        h.times = [float(t) for t in data.get("times", [])]
+        try:
+            for mode in MODES:
+                h.epochs[mode] = [{k: float(v) for k, v in rec.items()} for rec in data["epochs"].get(mode, [])]
+                h.steps[mode] = [
+                    {k: [float(x) for x in vs] for k, vs in rec.items()} for rec in data["steps"].get(mode, [])
+                ]
+            h.times = [float(t) for t in data.get("times", [])]
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(
+                f"History.from_dict: malformed history (needs 'epochs' and 'steps' as written by to_dict): "
+                f"{type(e).__name__}: {e}"
+            ) from e
         return h
 
     def save(self, path: str | os.PathLike) -> None:

@@ -111,11 +111,36 @@ def make_step(
         return loss, aux
 
     @eqx.filter_jit
-    def step(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
+    def jitted(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
         model, opt_state, loss, aux, _ = grad_update(checked_loss, optimizer, model, opt_state, batch)
         return model, opt_state, loss, aux
 
+    checked: set[Any] = set()
+
+    def step(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
+        sig = (jtu.tree_structure(model), jtu.tree_structure(opt_state))
+        if sig not in checked:  # once per structure: the optimiser state must be this model's
+            check_opt_state(optimizer, model, opt_state, "make_step")
+            checked.add(sig)
+        return jitted(model, opt_state, batch)
+
     return step
+
+
+def check_opt_state(optimizer: optax.GradientTransformation, model: PyTree, opt_state: PyTree, where: str) -> None:
+    """Raise `TypeError` unless `opt_state` has the structure, shapes and dtypes of
+    `optimizer.init` on the trainable leaves of `model` (checked abstractly, nothing runs)."""
+    expected = jax.eval_shape(optimizer.init, trainable(model))
+    got_leaves, got_def = jtu.tree_flatten(opt_state)
+    exp_leaves, exp_def = jtu.tree_flatten(expected)
+    same = got_def == exp_def and all(
+        jnp.shape(a) == b.shape and jnp.result_type(a) == b.dtype for a, b in zip(got_leaves, exp_leaves, strict=True)
+    )
+    if not same:
+        raise TypeError(
+            f"{where}: `opt_state` is not an optimiser state of this model and optimizer "
+            f"(got {type(opt_state).__name__}); create it with init_opt_state(optimizer, model)"
+        )
 
 
 def tree_select(pred: Array, on_true: PyTree, on_false: PyTree) -> PyTree:
