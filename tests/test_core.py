@@ -354,3 +354,10 @@ def test_linear_and_projection_bad_arguments(getkey):
         eqsnn.Projection(lin, synapses.Expon(2), synapses.Expon(2))
     with pytest.raises(TypeError, match=r"'xs'|`x`"):
         eqsnn.run(models.SNN(3, 6, 2, key=jax.random.key(42)), jnp.ones((4, 3), dtype=jnp.int32))
+
+
+def test_run_accepts_numpy_integers_for_remat():
+    """A NumPy integer is a valid segment length (as a Python int), also under the type-checking hook."""
+    model = neurons.LIF(3, v_th=0.5)
+    xs = uniform((9, 3), 0.0, 3.0, seed=30)
+    np.testing.assert_allclose(eqsnn.run(model, xs, remat=np.int64(2))[1], eqsnn.run(model, xs)[1], rtol=1e-6)

@@ -436,8 +436,8 @@ def run(
     *,
     monitor: Callable[[Any], PyTree] | Mapping[str, Callable[[Any], Array]] | None = None,
     reduce_monitor: str | None = None,
-    remat: int | None = None,
-    checkpoint: int | None = None,
+    remat: int | np.integer | None = None,
+    checkpoint: int | np.integer | None = None,
 ) -> tuple[Any, Any] | tuple[Any, Any, Any]:
     r"""Scan `model` over the leading (time) axis of `xs`.
 
