@@ -104,7 +104,7 @@ class InvSquare(AbstractSurrogate):
 
 
 class FastSigmoid(InvSquare):
-    r"""Fast sigmoid / SuperSpike (Zenke & Ganguli 2018; snnTorch's default).
+    r"""Fast sigmoid / SuperSpike (Zenke & Ganguli 2018; snnTorch's `fast_sigmoid`; snnTorch's default is [`eqsnn.surrogate.ArcTan`][]`(2.)`).
 
     $$ \sigma'(x) = \frac{1}{(\alpha |x| + 1)^2} $$
 

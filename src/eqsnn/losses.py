@@ -2,7 +2,7 @@ r"""Losses, metrics and spike regularisers (pure functions of arrays).
 
 Every function reduces to a scalar so that it can be used directly as (a term
 of) a training loss. Classification losses take integer class labels, as in
-the seed tutorial's `loss_fun`; a model's outputs over time `[B, T, C]` are
+BrainPy's BPTT tutorial's `loss_fun`; a model's outputs over time `[B, T, C]` are
 usually reduced over time first (e.g. `outputs.max(axis=1)`).
 """
 
@@ -94,26 +94,26 @@ def accuracy(logits: Float[Array, "*batch classes"], labels: Int[ArrayLike, "*ba
 
 
 def spike_l1(spikes: Float[Array, "*shape"]) -> Float[Array, ""]:
-    r"""Total spike count (the seed's L1 spike regulariser).
+    r"""Total spike count (the L1 spike regulariser of BrainPy's BPTT tutorial).
 
     $$ R_1 = \sum_{b, t, n} s_{b t n} $$
 
     **Arguments:** `spikes`, any shape, typically a monitored `[B, T, N]`
     (0/1 spikes; surrogate gradients flow through them).
 
-    **Returns:** a scalar; multiply by a small weight (the seed uses
+    **Returns:** a scalar; multiply by a small weight (BrainPy's tutorial uses
     `1e-5`) and add to the loss.
     """
     return jnp.sum(spikes)
 
 
 def spike_l2(spikes: Float[Array, "*lead neurons"]) -> Float[Array, ""]:
-    r"""Mean squared per-neuron spike count (the seed's L2 spike regulariser).
+    r"""Mean squared per-neuron spike count (the L2 spike regulariser of BrainPy's BPTT tutorial).
 
     $$ R_2 = \frac{1}{N} \sum_{n=1}^{N} \Big( \sum_{b, t} s_{b t n} \Big)^2 $$
 
     The count of each neuron is summed over every leading axis (batch and
-    time, as the seed does), then squared and averaged over neurons.
+    time, as BrainPy's tutorial does), then squared and averaged over neurons.
 
     **Arguments:** `spikes` `[..., N]`, typically a monitored `[B, T, N]`.
 

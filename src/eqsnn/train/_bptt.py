@@ -189,7 +189,7 @@ def _stack_fetch(values: list[dict[str, Array]]) -> dict[str, np.ndarray]:
 
 
 class BPTT:
-    r"""Back-propagation through time over batches of sequences (the seed's `bp.BPTT`).
+    r"""Back-propagation through time over batches of sequences (BrainPy's `bp.BPTT`).
 
     For a batch of inputs $x \in \mathbb{R}^{B \times T \times \dots}$ the model
     is run over time for every sample (`jax.vmap` of [`eqsnn.run`][]), the
@@ -215,7 +215,7 @@ class BPTT:
     - `loss_fn`: as above.
     - `optimizer`: an `optax.GradientTransformation`, e.g. `optax.adam(1e-3)`.
     - `monitor`: `{name: fn(state) -> array}`, recorded after every step
-      (the seed's `monitors={'r.spike': ...}` is
+      (BrainPy's `monitors={'r.spike': ...}` is
       `monitor={'r.spike': lambda state: state["r"].spike}`); the same
       argument as [`eqsnn.run`][]'s.
     - `reduce_monitor`: `None` (default, stacked over time), `'sum'` or
