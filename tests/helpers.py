@@ -70,3 +70,23 @@ def uniform(shape, low=0.0, high=1.0, *, seed=0):
     import jax.numpy as jnp
 
     return jnp.asarray(np.random.default_rng(seed).uniform(low, high, shape), dtype=jnp.zeros(()).dtype)
+
+
+def jaxpr_shapes(jaxpr) -> set:
+    """Every intermediate array shape of a (closed) jaxpr, sub-jaxprs (scan, map, custom rules)
+    included: a test asserts that some large intermediate never appears."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    shapes = set()
+
+    def collect(jx):
+        for eqn in jx.eqns:
+            shapes.update(tuple(v.aval.shape) for v in eqn.outvars)
+            for param in eqn.params.values():
+                for sub in param if isinstance(param, tuple) else (param,):
+                    if hasattr(sub, "eqns"):
+                        collect(sub)
+                    elif hasattr(getattr(sub, "jaxpr", None), "eqns"):
+                        collect(sub.jaxpr)
+
+    collect(jaxpr)
+    return shapes

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import zipfile
 
-from helpers import linear
+from helpers import jaxpr_shapes, linear
 from hypothesis import given, strategies as st
 import jax
 import jax.numpy as jnp
@@ -610,19 +610,7 @@ def test_batched_gradient_never_builds_gathered_rows():
         out = jax.vmap(lambda s, u, c: EventSequence(s, u, T, U, count=c).matmul(w))(steps, units, counts)
         return jnp.sum(out)
 
-    shapes = set()
-
-    def collect(jx):
-        for eqn in jx.eqns:
-            shapes.update(tuple(v.aval.shape) for v in eqn.outvars)
-            for param in eqn.params.values():
-                for sub in param if isinstance(param, tuple) else (param,):
-                    if hasattr(sub, "eqns"):
-                        collect(sub)
-                    elif hasattr(getattr(sub, "jaxpr", None), "eqns"):
-                        collect(sub.jaxpr)
-
-    collect(jax.make_jaxpr(jax.grad(loss))(weight).jaxpr)
+    shapes = jaxpr_shapes(jax.make_jaxpr(jax.grad(loss))(weight))
     assert (B, E, N_OUT) not in shapes and (B, U, N_OUT) not in shapes
     assert (U, N_OUT) in shapes
 

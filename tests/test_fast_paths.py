@@ -10,6 +10,7 @@
 """
 
 import equinox as eqx
+from helpers import jaxpr_shapes
 from hypothesis import given, settings, strategies as st
 import hypothesis.extra.numpy as hnp
 import jax
@@ -105,19 +106,7 @@ def test_event_matmul_batched_grad_never_builds_per_sample_weights(getkey):
     batch = 7
     times, weight, cot = _batch(getkey, batch=batch)
     jaxpr = jax.make_jaxpr(jax.grad(lambda w: jnp.sum(jax.vmap(lambda t: event_matmul(t, w, T))(times) * cot)))(weight)
-    shapes = set()
-
-    def collect(jx):
-        for eqn in jx.eqns:
-            shapes.update(tuple(v.aval.shape) for v in eqn.outvars)
-            for param in eqn.params.values():
-                for sub in param if isinstance(param, tuple) else (param,):
-                    if hasattr(sub, "eqns"):
-                        collect(sub)
-                    elif hasattr(getattr(sub, "jaxpr", None), "eqns"):
-                        collect(sub.jaxpr)
-
-    collect(jaxpr.jaxpr)
+    shapes = jaxpr_shapes(jaxpr)
     assert (batch, N_IN, N_OUT) not in shapes
     assert (N_IN, N_OUT) in shapes
 
