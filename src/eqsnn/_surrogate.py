@@ -85,7 +85,24 @@ def _hyper(default: float, *, constraint: str = "positive", doc: str = "") -> An
     return eqx.field(default=default, converter=strong_type, metadata=meta)
 
 
-class InvSquare(AbstractSurrogate):
+class AbstractInvSquare(AbstractSurrogate):
+    r"""The inverse-square family ([`eqsnn.surrogate.InvSquare`][], [`eqsnn.surrogate.FastSigmoid`][]),
+    which differ only in their default `alpha`.
+
+    $$ \sigma'(x) = \frac{1}{(\alpha |x| + 1)^2}, \qquad
+       \sigma(x) = \frac{x}{1 + \alpha |x|} $$
+    """
+
+    alpha: eqx.AbstractVar[RealScalarLike]
+
+    def derivative(self, x):
+        return 1.0 / (self.alpha * jnp.abs(x) + 1.0) ** 2
+
+    def smooth(self, x):
+        return x / (1.0 + self.alpha * jnp.abs(x))
+
+
+class InvSquare(AbstractInvSquare):
     r"""Inverse-square pseudo-derivative (BrainPy's default `InvSquareGrad`).
 
     $$ \sigma'(x) = \frac{1}{(\alpha |x| + 1)^2}, \qquad
@@ -96,14 +113,8 @@ class InvSquare(AbstractSurrogate):
 
     alpha: RealScalarLike = _hyper(100.0)
 
-    def derivative(self, x):
-        return 1.0 / (self.alpha * jnp.abs(x) + 1.0) ** 2
 
-    def smooth(self, x):
-        return x / (1.0 + self.alpha * jnp.abs(x))
-
-
-class FastSigmoid(InvSquare):
+class FastSigmoid(AbstractInvSquare):
     r"""Fast sigmoid / SuperSpike (Zenke & Ganguli 2018; snnTorch's `fast_sigmoid`; snnTorch's default is [`eqsnn.surrogate.ArcTan`][]`(2.)`).
 
     $$ \sigma'(x) = \frac{1}{(\alpha |x| + 1)^2} $$

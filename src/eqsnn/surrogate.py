@@ -1,6 +1,7 @@
 """Surrogate-gradient spike functions (exact Heaviside forward, smooth backward)."""
 
 from ._surrogate import (
+    AbstractInvSquare as AbstractInvSquare,
     AbstractSurrogate as AbstractSurrogate,
     ArcTan as ArcTan,
     Boxcar as Boxcar,
