@@ -111,18 +111,11 @@ def make_step(
         return loss, aux
 
     @eqx.filter_jit
-    def jitted(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
+    def step(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
+        # Checked while tracing: once per compiled signature, at no cost per call.
+        check_opt_state(optimizer, model, opt_state, "make_step")
         model, opt_state, loss, aux, _ = grad_update(checked_loss, optimizer, model, opt_state, batch)
         return model, opt_state, loss, aux
-
-    checked: set[Any] = set()
-
-    def step(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
-        sig = (jtu.tree_structure(model), jtu.tree_structure(opt_state))
-        if sig not in checked:  # once per structure: the optimiser state must be this model's
-            check_opt_state(optimizer, model, opt_state, "make_step")
-            checked.add(sig)
-        return jitted(model, opt_state, batch)
 
     return step
 
