@@ -9,6 +9,7 @@ from helpers import linear, tree_allclose, uniform
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import eqsnn
@@ -361,3 +362,35 @@ def test_run_accepts_numpy_integers_for_remat():
     model = neurons.LIF(3, v_th=0.5)
     xs = uniform((9, 3), 0.0, 3.0, seed=30)
     np.testing.assert_allclose(eqsnn.run(model, xs, remat=np.int64(2))[1], eqsnn.run(model, xs)[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("num_steps", "segment"), [(1, 1), (2, 2), (4, 2), (5, 3), (100, 10), (101, 11), (9999, 100), (10_000, 100)]
+)
+def test_auto_segment_is_the_ceiling_of_the_square_root(num_steps, segment):
+    assert eqsnn.auto_segment(num_steps) == segment
+
+
+def test_remat_auto_same_values_and_gradients(x64):
+    """run(remat='auto') == run() in float64, values and d loss / d (parameters, inputs); T = 23 gives
+    segments of 5 and a tail of 3."""
+    model = models.SNN(3, 6, 2, key=jax.random.key(7), dt=1.0, tau_ref=1.5)
+    xs = (uniform((23, 3), seed=3) < 0.5).astype(jnp.float64) * 2.0
+    c = uniform((23, 2), -1.0, 1.0, seed=4).astype(jnp.float64)
+    (l0, aux0), g0 = _snn_value_and_grad(model, xs, c, None)
+    (l1, aux1), g1 = _snn_value_and_grad(model, xs, c, "auto")
+    assert tree_allclose((l0, aux0), (l1, aux1), rtol=1e-12, atol=1e-12)
+    assert tree_allclose(g0, g1, rtol=1e-10, atol=1e-12)
+    assert float(aux0[1]["r.spike"].sum()) > 0
+    assert float(jnp.abs(g0.i2r.comm.weight).sum()) > 0
+
+
+def test_remat_auto_is_the_only_string():
+    model = neurons.LIF(3)
+    with pytest.raises(
+        ValueError, match=r"run: `remat` must be a positive int \(steps per segment\), 'auto' or None, got 'sqrt'"
+    ):
+        eqsnn.run(model, jnp.ones((4, 3)), remat="sqrt")
+    with pytest.raises(ValueError, match=r"BPTT: `remat` must be .* 'auto' or None, got 0"):
+        eqsnn.train.BPTT(lambda ys, y: ys.sum(), optax.sgd(0.1), remat=0)
+    assert eqsnn.train.BPTT(lambda ys, y: ys.sum(), optax.sgd(0.1), remat="auto").remat == "auto"

@@ -23,6 +23,7 @@ from ._core import (
     Lambda as Lambda,
     Sequential as Sequential,
     as_dynamics as as_dynamics,
+    auto_segment as auto_segment,
     is_stateless as is_stateless,
     run as run,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
+import math
 from typing import Any, Generic, TypeVar
 import warnings
 
@@ -413,6 +414,31 @@ def _positive_int_or_none(value: Any, name: str, where: str) -> int | None:
     return int(value)
 
 
+def check_remat(value: Any, where: str) -> int | str | None:
+    """`remat` as given to [`eqsnn.run`][] / `BPTT`: None, a positive int, or `'auto'`."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(
+                f"{where}: `remat` must be a positive int (steps per segment), 'auto' or None, got {value!r}"
+            )
+        return value
+    try:
+        return _positive_int_or_none(value, "remat", where)
+    except ValueError:
+        raise ValueError(
+            f"{where}: `remat` must be a positive int (steps per segment), 'auto' or None, got {value!r}"
+        ) from None
+
+
+def auto_segment(num_steps: int) -> int:
+    r"""The segment length `remat='auto'` picks for `num_steps` steps: $k = \lceil\sqrt{T}\,\rceil$.
+
+    A rematerialised scan keeps $T / k$ segment states plus one segment of $k$
+    steps' residuals, so its memory is smallest near $k = \sqrt{T}$.
+    """
+    return max(1, math.isqrt(num_steps - 1) + 1) if num_steps > 1 else 1
+
+
 def monitor_fn(monitor: Any, where: str) -> Callable[[Any], PyTree] | None:
     """A monitor given as a function of the state, or as `{name: function}`, as one function."""
     if monitor is None or (callable(monitor) and not isinstance(monitor, Mapping)):
@@ -436,7 +462,7 @@ def run(
     *,
     monitor: Callable[[Any], PyTree] | Mapping[str, Callable[[Any], Array]] | None = None,
     reduce_monitor: str | None = None,
-    remat: int | np.integer | None = None,
+    remat: int | np.integer | str | None = None,
     checkpoint: int | np.integer | None = None,
 ) -> tuple[Any, Any] | tuple[Any, Any, Any]:
     r"""Scan `model` over the leading (time) axis of `xs`.
@@ -464,7 +490,9 @@ def run(
     - `remat`: if given, the scan is cut into segments of this many steps
       and each segment is rematerialised in the backward pass
       (`jax.checkpoint`), so BPTT memory grows with `T / remat + remat`
-      instead of `T`. Values and gradients are unchanged.
+      instead of `T`. `'auto'` picks $\lceil\sqrt{T}\,\rceil$ steps, near the
+      memory minimum ([`eqsnn.auto_segment`][]). Values and gradients are
+      unchanged.
     - `checkpoint`: the 0.1 name of `remat` (deprecated).
 
     **Returns:**
@@ -478,13 +506,15 @@ def run(
         warnings.warn("run: `checkpoint=` is renamed `remat=`", DeprecationWarning, stacklevel=2)
         if remat is None:
             remat = checkpoint
-    remat = _positive_int_or_none(remat, "remat", "run")
+    remat = check_remat(remat, "run")
     monitor = monitor_fn(monitor, "run")
     reduce_monitor = check_reduce(reduce_monitor, "run")
     if reduce_monitor is not None and monitor is None:
         raise ValueError("run: `reduce_monitor` needs a `monitor` to reduce, got monitor=None")
     model = paramax.unwrap(model)
     num_steps = _leading_length(xs)
+    if remat == "auto":
+        remat = auto_segment(num_steps)
     if state is None:
         state = model.init_state()
     else:

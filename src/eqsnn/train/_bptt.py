@@ -19,7 +19,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from .._core import AbstractDynamics, _positive_int_or_none, check_reduce, run
+from .._core import AbstractDynamics, check_reduce, check_remat, run
 from .._custom_types import Array, PRNGKeyArray, PyTree
 from ._checkpoint import CheckpointError, checkpoint_path, load_checkpoint, remove_stale_parts, save_checkpoint
 from ._data import ArraySource, IterSource, Spec, as_source, check_spec, put
@@ -230,8 +230,9 @@ class BPTT:
       (e.g. [`eqsnn.encoding.rows_as_sequence`][] or a spike encoder). Its
       output may be any PyTree whose leaves have a leading batch axis. With
       `inputs`, the raw data may have any numeric dtype and rank >= 1.
-    - `remat`: if given, [`eqsnn.run`][]'s `remat` segment length
-      (recompute the forward pass in segments to save memory).
+    - `remat`: if given, [`eqsnn.run`][]'s `remat` segment length, or
+      `'auto'` ($\lceil\sqrt{T}\,\rceil$ steps): recompute the forward pass in
+      segments to save memory.
     - `progress`: show a tqdm bar over batches (default `True`; it is hidden
       anyway when the output is not a terminal).
     - `verbose`: print one line per epoch (default `True`).
@@ -262,7 +263,7 @@ class BPTT:
         reduce_monitor: str | None = None,
         metrics: Mapping[str, Callable[[Any, Any], Array]] | None = None,
         inputs: Callable[[Any], Any] | None = None,
-        remat: int | None = None,
+        remat: int | str | None = None,
         progress: bool = True,
         verbose: bool = True,
         check_every: int = 50,
@@ -299,7 +300,7 @@ class BPTT:
             raise TypeError(
                 f"BPTT: `inputs` must be a function of the batch inputs or None, got {type(inputs).__name__}"
             )
-        remat = _positive_int_or_none(remat, "remat", "BPTT")
+        remat = check_remat(remat, "BPTT")
         if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every <= 0:
             raise ValueError(f"BPTT: `check_every` must be a positive int, got {check_every!r}")
         self.loss_fn = loss_fn
