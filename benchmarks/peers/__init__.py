@@ -1,4 +1,4 @@
-"""Peer libraries (BrainPy, PyTorch/snnTorch) timed side by side with eqsnn in one run.
+"""Peer libraries (BrainPy, PyTorch/snnTorch, Spyx) timed side by side with eqsnn in one run.
 
 Each peer is a script here run by its own interpreter, `DIR/<peer>/bin/python` (`python -m benchmarks --peers
 DIR`), never an eqsnn dependency. The runner writes the workload's batches (the same images, labels and
@@ -21,8 +21,8 @@ PEERS = {
     "BrainPy": ("brainpy", "brainpy_peer.py", ("W1", "W2")),
     "PyTorch": ("snntorch", "torch_peer.py", ("W1",)),
     "snnTorch": ("snntorch", "torch_peer.py", ("W2",)),
+    "Spyx": ("spyx", "spyx_peer.py", ("W2",)),
 }
-# Spyx has no script here yet: a Spyx row needs a spyx_peer.py with this protocol and an entry above.
 
 
 class Peer:
