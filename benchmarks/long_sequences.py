@@ -1,8 +1,8 @@
 """Long sequences: W2's network at T = 10,000, batch 32, compiled temporary memory of the training step.
 
-`python -m benchmarks.long_sequences [--T 10000] [--remat 10,15,25,50,100,200,400]`
+`python -m benchmarks.long_sequences [--T 10000] [--remat 10,15,25,50,100,200,400,auto] [--x64]`
 
-For the plain scan and `run(..., remat=k)` for a few `k`, with the seed's loss (hidden spikes stacked
+For the plain scan and `run(..., remat=k)` for a few `k` (and `remat='auto'`, k = ceil(sqrt(T))), with the seed's loss (hidden spikes stacked
 over time for the L1/L2 terms) and with the spike counts summed in the scan (`reduce_monitor="sum"`):
 XLA's temporary buffers of the compiled step (`memory_analysis()`, deterministic), its compile time, and
 the largest difference between the remat gradients and the plain scan's. Writes
@@ -34,16 +34,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.long_sequences")
     ap.add_argument("--T", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--remat", default="10,15,25,50,100,200,400")
+    ap.add_argument("--remat", default="10,15,25,50,100,200,400,auto")
     ap.add_argument("--no-grads", action="store_true", help="memory figures only")
+    ap.add_argument("--x64", action="store_true", help="float64 (gradients to rounding; long_sequences-x64.json)")
     args = ap.parse_args(argv)
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
     images, labels, _ = wl.load_fashion_mnist()
     x_dev, y_dev = jnp.asarray(images), jnp.asarray(labels)
     ix = jnp.asarray(np.random.default_rng(3).integers(0, images.shape[0], args.batch).astype(np.int32))
     model = wl.snn_model(jax.random.key(0))
     optimizer = optax.adam(1e-3)
     opt_state = eqsnn.train.init_opt_state(optimizer, model)
-    ks = [None] + [int(k) for k in args.remat.split(",") if k]
+    ks = [None] + [k if k == "auto" else int(k) for k in args.remat.split(",") if k]
     rows = []
     for mode in ("event", "event+counts"):
         plain_grads = None
@@ -77,7 +80,9 @@ def main(argv=None) -> int:
             )
     best = {}
     for mode in ("event", "event+counts"):
-        ok = [r["remat"] for r in rows if r["mode"] == mode and r["remat"] is not None and r["temp_mb"] <= LIMIT_MB]
+        ok = [
+            r["remat"] for r in rows if r["mode"] == mode and isinstance(r["remat"], int) and r["temp_mb"] <= LIMIT_MB
+        ]
         best[mode] = min(ok) if ok else None
     out = dict(
         T=args.T,
@@ -89,7 +94,9 @@ def main(argv=None) -> int:
         date=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "long_sequences.json"), "w") as f:
+    out["dtype"] = "float64" if args.x64 else "float32"
+    name = "long_sequences-x64.json" if args.x64 else "long_sequences.json"
+    with open(os.path.join(RESULTS, name), "w") as f:
         json.dump(out, f, indent=1)
     print("smallest remat within", LIMIT_MB, "MB:", best)
     return 0
