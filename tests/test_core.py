@@ -365,24 +365,29 @@ def test_run_accepts_numpy_integers_for_remat():
 
 
 @pytest.mark.parametrize(
-    ("num_steps", "segment"), [(1, 1), (2, 2), (4, 2), (5, 3), (100, 10), (101, 11), (9999, 100), (10_000, 100)]
+    ("num_steps", "segment"),
+    [(1, 1), (2, 1), (23, 5), (100, 10), (101, 11), (1000, 25), (9999, 99), (10_000, 100), (10_007, 101)],
 )
-def test_auto_segment_is_the_ceiling_of_the_square_root(num_steps, segment):
+def test_auto_segment_is_a_divisor_near_the_square_root(num_steps, segment):
+    """Worked by hand: the divisor of T nearest sqrt(T) within a factor 2 (1000 -> 25 of 20, 25, 40, 50;
+    9999 = 9 * 11 * 101 -> 99), else ceil(sqrt(T)) for a prime (23 -> 5, 101 -> 11, 10007 -> 101)."""
     assert eqsnn.auto_segment(num_steps) == segment
 
 
-def test_remat_auto_same_values_and_gradients(x64):
+@pytest.mark.parametrize("num_steps", [23, 24])
+def test_remat_auto_same_values_and_gradients(x64, num_steps):
     """run(remat='auto') == run() in float64, values and d loss / d (parameters, inputs); T = 23 gives
-    segments of 5 and a tail of 3."""
+    segments of 5 and a tail of 3, T = 24 six segments of 4."""
     model = models.SNN(3, 6, 2, key=jax.random.key(7), dt=1.0, tau_ref=1.5)
-    xs = (uniform((23, 3), seed=3) < 0.5).astype(jnp.float64) * 2.0
-    c = uniform((23, 2), -1.0, 1.0, seed=4).astype(jnp.float64)
+    xs = (uniform((num_steps, 3), seed=3) < 0.5).astype(jnp.float64) * 2.0
+    c = uniform((num_steps, 2), -1.0, 1.0, seed=4).astype(jnp.float64)
     (l0, aux0), g0 = _snn_value_and_grad(model, xs, c, None)
     (l1, aux1), g1 = _snn_value_and_grad(model, xs, c, "auto")
     assert tree_allclose((l0, aux0), (l1, aux1), rtol=1e-12, atol=1e-12)
     assert tree_allclose(g0, g1, rtol=1e-10, atol=1e-12)
     assert float(aux0[1]["r.spike"].sum()) > 0
     assert float(jnp.abs(g0.i2r.comm.weight).sum()) > 0
+    assert g0.i2r.comm.weight.dtype == jnp.float64
 
 
 def test_remat_auto_is_the_only_string():

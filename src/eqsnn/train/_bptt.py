@@ -231,7 +231,7 @@ class BPTT:
       output may be any PyTree whose leaves have a leading batch axis. With
       `inputs`, the raw data may have any numeric dtype and rank >= 1.
     - `remat`: if given, [`eqsnn.run`][]'s `remat` segment length, or
-      `'auto'` ($\lceil\sqrt{T}\,\rceil$ steps): recompute the forward pass in
+      `'auto'` (about $\sqrt{T}$ steps, [`eqsnn.auto_segment`][]): recompute the forward pass in
       segments to save memory.
     - `progress`: show a tqdm bar over batches (default `True`; it is hidden
       anyway when the output is not a terminal).
