@@ -12,6 +12,7 @@ import jax.tree_util as jtu
 import optax
 
 from .._custom_types import Array, PyTree
+from ._host import tune_host_allocator
 
 
 def trainable(model: PyTree) -> PyTree:
@@ -54,6 +55,8 @@ def grad_update(
 def make_step(
     loss_fn: Callable[[Any, Any], tuple[Array, Any]],
     optimizer: optax.GradientTransformation,
+    *,
+    tune_allocator: bool = True,
 ) -> Callable[[PyTree, PyTree, Any], tuple[PyTree, PyTree, Array, Any]]:
     r"""Build one jitted training step: `(model, opt_state, batch) -> (model, opt_state, loss, aux)`.
 
@@ -71,6 +74,11 @@ def make_step(
     - `loss_fn`: `loss_fn(model, batch) -> (loss, aux)`; `loss` a scalar,
       `aux` any PyTree of arrays (e.g. a dict of metrics).
     - `optimizer`: an `optax.GradientTransformation`.
+    - `tune_allocator`: call [`eqsnn.train.tune_host_allocator`][] (default
+      `True`): on the CPU backend with glibc, a step's large temporary
+      buffers are then reused between calls instead of being page-faulted in
+      afresh (W2's epoch 11.6-12.8 s -> 6.8-7.4 s on a 2-core CPU).
+      Process-wide; values are unchanged.
 
     **Returns:** `step(model, opt_state, batch) -> (model, opt_state, loss, aux)`.
     The initial `opt_state` is `optimizer.init(eqx.filter(model,
@@ -100,6 +108,11 @@ def make_step(
             f"make_step: `optimizer` must be an optax.GradientTransformation (e.g. optax.adam(1e-3)), "
             f"got {type(optimizer).__name__}"
         )
+
+    if not isinstance(tune_allocator, bool):
+        raise TypeError(f"make_step: `tune_allocator` must be a bool, got {tune_allocator!r}")
+    if tune_allocator:
+        tune_host_allocator()
 
     def checked_loss(model: PyTree, batch: Any) -> tuple[Array, Any]:
         out = loss_fn(model, batch)
