@@ -81,7 +81,9 @@ def with_peers(args, workload: str, cases: dict, arrays: dict) -> tuple[dict, di
 
     path = os.path.join(tempfile.mkdtemp(prefix="eqsnn-peers-"), f"{workload}.npz")
     np.savez(path, **arrays)
-    peers, notes = start_peers(args.peers, workload, path, getattr(args, "peer_threads", None))
+    peers, notes = start_peers(
+        args.peers, workload, path, getattr(args, "peer_threads", None), getattr(args, "peer_malloc", False)
+    )
     for name, note in notes.items():
         print(f"{workload} {name}: {note}", file=sys.stderr, flush=True)
     return {**cases, **peers}, dict(notes=notes, started=peers)
@@ -445,6 +447,11 @@ def main(argv=None) -> int:
         help="OMP_NUM_THREADS for the PyTorch peers (default: PyTorch's own; 1 on a machine shared with other jobs, "
         "where OpenMP's spinning threads slow PyTorch down several-fold)",
     )
+    ap.add_argument(
+        "--peer-malloc",
+        action="store_true",
+        help="run the peers with glibc's MALLOC_* environment equal to eqsnn.train.tune_host_allocator's setting",
+    )
     args = ap.parse_args(argv)
     args.repeats = args.repeats or (4 if args.quick else 30)
     args.full_epoch = not args.quick
@@ -473,6 +480,9 @@ def main(argv=None) -> int:
             eqsnn=__import__("eqsnn").__version__,
         ),
         machine=dict(platform=platform.platform(), cpus=os.cpu_count(), device=str(jax.devices()[0])),
+        # process-wide, so the in-process hand-written JAX runs with it too (make_step would set it anyway)
+        host_allocator_tuned=eqsnn.train.tune_host_allocator(),
+        peer_malloc=args.peer_malloc,
         data=source,
         repeats=args.repeats,
         workloads={},

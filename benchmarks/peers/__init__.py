@@ -25,17 +25,25 @@ PEERS = {
 }
 
 
+# glibc's environment twin of eqsnn.train.tune_host_allocator (read when the interpreter starts)
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1), "MALLOC_ARENA_MAX": "1"}
+
+
 class Peer:
     """A running peer process; `run(i)` times one step on batch `i` and returns `{"s": seconds}`."""
 
     baseline = False
     external = True
 
-    def __init__(self, python: str, script: str, workload: str, data_path: str, threads: int | None = None):
+    def __init__(
+        self, python: str, script: str, workload: str, data_path: str, threads: int | None = None, malloc: bool = False
+    ):
         t0 = time.perf_counter()
         env = dict(os.environ)
         if threads is not None:  # PyTorch's OpenMP threads (JAX peers ignore it)
             env["OMP_NUM_THREADS"] = str(threads)
+        if malloc:  # the allocator setting eqsnn's make_step / BPTT use, for a like-for-like comparison
+            env.update(MALLOC_ENV)
         self.proc = subprocess.Popen(
             [python, os.path.join(HERE, script), workload, data_path],
             stdin=subprocess.PIPE,
@@ -65,7 +73,9 @@ class Peer:
             self.proc.kill()
 
 
-def start_peers(peers_dir: str, workload: str, data_path: str, threads: int | None = None) -> tuple[dict, dict]:
+def start_peers(
+    peers_dir: str, workload: str, data_path: str, threads: int | None = None, malloc: bool = False
+) -> tuple[dict, dict]:
     """`({name: Peer}, {name: note})` for the peers of `workload` whose interpreter exists under `peers_dir`."""
     started, notes = {}, {}
     for name, (venv, script, workloads) in PEERS.items():
@@ -76,7 +86,7 @@ def start_peers(peers_dir: str, workload: str, data_path: str, threads: int | No
             notes[name] = f"skipped: {python} not found"
             continue
         try:
-            started[name] = Peer(python, script, workload, data_path, threads)
+            started[name] = Peer(python, script, workload, data_path, threads, malloc)
         except Exception as e:  # noqa: BLE001 - a peer that cannot start is reported, not fatal
             notes[name] = f"skipped: {type(e).__name__}: {str(e)[:200]}"
     return started, notes
