@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         for k in ks:
             step = eqsnn.train.make_step(wl.snn_loss_fn(args.T, mode, k), optimizer)
             c0 = time.process_time()
-            compiled = step.lower(model, opt_state, (x_dev, y_dev, ix)).compile().compiled
+            compiled = step.lower(model, opt_state, (x_dev, y_dev, ix)).compile()
             compile_cpu = time.process_time() - c0
             temp_mb = compiled.memory_analysis().temp_size_in_bytes / 2**20
             row = dict(mode=mode, remat=k, temp_mb=temp_mb, compile_cpu_s=compile_cpu)

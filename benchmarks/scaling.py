@@ -46,7 +46,7 @@ def point(images, labels, T: int, hidden: int, batch: int, repeats: int) -> dict
         "plain JAX": lambda i: theirs(p, b_opt, images, labels, idx[i])[2].block_until_ready(),
     }
     lowered = {
-        "eqsnn": lambda: ours.lower(model, opt_state, (images, labels, idx[0])).compile().compiled,
+        "eqsnn": lambda: ours.lower(model, opt_state, (images, labels, idx[0])).compile(),
         "plain JAX": lambda: theirs.lower(p, b_opt, images, labels, idx[0]).compile(),
     }
     out = {}

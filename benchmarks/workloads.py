@@ -110,7 +110,7 @@ def build_w1(images, labels, idx, key) -> dict[str, Case]:
     cases = {
         "eqsnn": Case(
             run=lambda i: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
-            lower=lambda: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+            lower=lambda: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile(),
         ),
     }
     for form, b_step in b_steps.items():
@@ -181,7 +181,7 @@ def build_snn(
         steps[mode] = step
         cases[f"eqsnn {mode}"] = Case(
             run=lambda i, step=step: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
-            lower=lambda step=step: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+            lower=lambda step=step: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile(),
         )
     p = snn_params(model)
     b_opt = optimizer.init(p)
@@ -212,7 +212,7 @@ def build_w3(images, labels, idx, key, num_steps: int, segment: int) -> tuple[di
         step = eqsnn.train.make_step(snn_loss_fn(num_steps, "event", ck), optimizer)
         cases[name] = Case(
             run=lambda i, step=step: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
-            lower=lambda step=step: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+            lower=lambda step=step: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile(),
             baseline=ck is None,
         )
     return cases, dict(model=model, x=x_dev, y=y_dev)
@@ -283,7 +283,7 @@ def build_w4(events: Events, idx, key, num_steps: int = 100, bin_ms: float = 14.
         steps[mode] = step
         cases[f"eqsnn {mode}"] = Case(
             run=lambda i, step=step: step(model, opt_state, (data, idx[i]))[2].block_until_ready(),
-            lower=lambda step=step: step.lower(model, opt_state, (data, idx[0])).compile().compiled,
+            lower=lambda step=step: step.lower(model, opt_state, (data, idx[0])).compile(),
         )
     p = shd_params(model)
     b_opt = optimizer.init(p)
@@ -344,7 +344,7 @@ def build_w5(images, labels, idx, key, num_steps: int = DEEP_STEPS) -> dict[str,
     return {
         "eqsnn event": Case(
             run=lambda i: step(model, opt_state, (x_dev, y_dev, idx[i]))[2].block_until_ready(),
-            lower=lambda: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile().compiled,
+            lower=lambda: step.lower(model, opt_state, (x_dev, y_dev, idx[0])).compile(),
         ),
         "plain JAX event": Case(
             run=lambda i: b_step(p, b_opt, x_dev, y_dev, idx[i])[2].block_until_ready(),

@@ -1,6 +1,6 @@
 """Training: the low-level step (plain Equinox + Optax) and the BPTT trainer.
 
-- [`eqsnn.train.make_step`][]: one `eqx.filter_jit` step
+- [`eqsnn.train.make_step`][]: one jitted step
   `(model, opt_state, batch) -> (model, opt_state, loss, aux)` for a
   hand-written loop.
 - [`eqsnn.train.BPTT`][]: `fit` / `evaluate` over arrays or batch

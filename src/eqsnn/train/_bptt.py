@@ -25,6 +25,7 @@ from ._checkpoint import CheckpointError, checkpoint_path, load_checkpoint, remo
 from ._data import ArraySource, IterSource, Spec, as_source, check_spec, put
 from ._history import History
 from ._host import tune_host_allocator
+from ._jit import async_filter_jit
 from ._silent import warn_if_silent
 from ._step import all_finite, grad_update, trainable, tree_select
 
@@ -105,10 +106,10 @@ class _Engine:
             self.num_devices = mesh.devices.size
             self.data_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh.axis_names[0]))
             self.replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-        self.train_indexed = eqx.filter_jit(self._train_indexed)
-        self.train_batch = eqx.filter_jit(self._train_batch)
-        self.eval_sliced = eqx.filter_jit(self._eval_sliced)
-        self.eval_batch = eqx.filter_jit(self._eval_batch)
+        self.train_indexed = async_filter_jit(self._train_indexed)
+        self.train_batch = async_filter_jit(self._train_batch)
+        self.eval_sliced = async_filter_jit(self._eval_sliced)
+        self.eval_batch = async_filter_jit(self._eval_batch)
 
     # -- placement ----------------------------------------------------------
     def replicate(self, tree: PyTree) -> PyTree:

@@ -13,6 +13,7 @@ import optax
 
 from .._custom_types import Array, PyTree
 from ._host import tune_host_allocator
+from ._jit import async_filter_jit
 
 
 def trainable(model: PyTree) -> PyTree:
@@ -65,9 +66,13 @@ def make_step(
 
     where $\theta$ are the inexact (floating) array leaves of `model`: Python
     floats, integer arrays and static fields are not differentiated. This is
-    exactly the plain Equinox + Optax loop, under one `eqx.filter_jit`; it
+    exactly the plain Equinox + Optax loop, under one `jax.jit` with
+    `eqx.filter_jit`'s rule (array leaves traced, every other leaf static); it
     re-traces only when the shapes/dtypes of `batch` or the model's structure
-    change.
+    change. Unlike `eqx.filter_jit` (which waits for every result), a call
+    returns as soon as the step is queued, so a loop dispatches the next step
+    while this one runs; `step.lower(model, opt_state, batch)` gives JAX's
+    `Lowered` (`.compile().memory_analysis()`).
 
     **Arguments:**
 
@@ -123,7 +128,7 @@ def make_step(
             raise ValueError(f"make_step: the loss returned by `loss_fn` must be a scalar, got shape {jnp.shape(loss)}")
         return loss, aux
 
-    @eqx.filter_jit
+    @async_filter_jit
     def step(model: PyTree, opt_state: PyTree, batch: Any) -> tuple[PyTree, PyTree, Array, Any]:
         # Checked while tracing: once per compiled signature, at no cost per call.
         check_opt_state(optimizer, model, opt_state, "make_step")
