@@ -248,8 +248,8 @@ class BPTT:
     - `tune_allocator`: `fit` and `evaluate` call
       [`eqsnn.train.tune_host_allocator`][] (default `True`): on the CPU
       backend with glibc, each step's large temporary buffers are reused
-      instead of page-faulted in afresh (W2's epoch 11.6-12.8 s -> 6.8-7.4 s
-      on a 2-core CPU). Process-wide; values are unchanged.
+      instead of page-faulted in afresh (W2's epoch: 0.71-0.89x the time on a
+      2-core CPU). Process-wide; values are unchanged.
 
     Shapes and dtypes must stay fixed through training (one compile): with
     array data the last `N % batch_size` samples of each epoch's permutation

@@ -43,8 +43,8 @@ def tune_host_allocator(mmap_threshold_mb: int = 1024, *, only_on_cpu: bool = Tr
     step. This sets, with `mallopt(3)`, `M_MMAP_THRESHOLD` to
     `mmap_threshold_mb` MiB, `M_TRIM_THRESHOLD` to twice that and
     `M_ARENA_MAX` to 1, so the buffers come from one heap and the next step
-    reuses the freed ones (0 faults per step). Measured on a 2-core CPU, W2's
-    epoch of 234 steps: 11.6-12.8 s -> 6.8-7.4 s (`benchmarks/README.md`).
+    reuses the freed ones. Measured on a 2-core CPU, W2's epoch of 234 steps
+    took 0.71-0.89x its untuned time (`python -m benchmarks.epoch`).
 
     It is process-wide: every library in the process allocates this way
     afterwards, all threads share one malloc arena, and freed heap memory is
@@ -52,9 +52,12 @@ def tune_host_allocator(mmap_threshold_mb: int = 1024, *, only_on_cpu: bool = Tr
     to the system. Computed values are unchanged.
     [`eqsnn.train.make_step`][] and [`eqsnn.train.BPTT`][] call it (pass
     `tune_allocator=False` to opt out); a loop around plain `jax.jit` can
-    call it once itself. Setting the environment variables
-    `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_` and `MALLOC_ARENA_MAX`
-    before Python starts has the same effect.
+    call it once itself. Called after JAX has started its threads, it takes
+    effect in most processes but not all: a thread that already has its own
+    malloc arena keeps it (1 trial in 4 kept all its page faults). The
+    reliable form is the same setting given to the interpreter,
+    `MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647
+    MALLOC_ARENA_MAX=1` (0 page faults per step, 0.75x the epoch time).
 
     **Arguments:**
 

@@ -82,7 +82,7 @@ def make_step(
     - `tune_allocator`: call [`eqsnn.train.tune_host_allocator`][] (default
       `True`): on the CPU backend with glibc, a step's large temporary
       buffers are then reused between calls instead of being page-faulted in
-      afresh (W2's epoch 11.6-12.8 s -> 6.8-7.4 s on a 2-core CPU).
+      afresh (W2's epoch: 0.71-0.89x the time on a 2-core CPU).
       Process-wide; values are unchanged.
 
     **Returns:** `step(model, opt_state, batch) -> (model, opt_state, loss, aux)`.
