@@ -9,10 +9,10 @@ trained with `bp.BPTT` the way `BPTT.fit` does per batch: reset the state, then 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
+from _protocol import serve  # benchmarks/peers/_protocol.py, beside this script
 import brainpy as bp
 import brainpy.math as bm
 import brainstate
@@ -108,25 +108,8 @@ def main() -> None:
 
     t0 = time.perf_counter()
     loss = step(0)
-    print(
-        json.dumps(
-            dict(
-                ready=True,
-                first_call_s=time.perf_counter() - t0,
-                loss=float(np.asarray(loss)),
-                version=bp.__version__,
-                jax=jax.__version__,
-            )
-        ),
-        flush=True,
-    )
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            break
-        t0 = time.perf_counter()
-        step(int(line))
-        print(json.dumps(dict(s=time.perf_counter() - t0)), flush=True)
+    info = dict(first_call_s=time.perf_counter() - t0, loss=float(np.asarray(loss)), version=bp.__version__)
+    serve(step, dict(info, jax=jax.__version__))
 
 
 if __name__ == "__main__":

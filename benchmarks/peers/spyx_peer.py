@@ -19,11 +19,11 @@ reset and surrogate differ, so the loss differs slightly; the work per step is t
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 
+from _protocol import serve  # benchmarks/peers/_protocol.py, beside this script
 from flax import nnx
 import jax
 import jax.numpy as jnp
@@ -94,20 +94,12 @@ def main() -> None:
     for _ in range(2):  # nnx.jit traces again on the second and third calls (the optimiser state settles)
         step(0)
     info = dict(
-        ready=True,
         first_call_s=first_call_s,
         loss=float(np.asarray(loss)),
         version=spyx.__version__,
         jax=jax.__version__,
     )
-    print(json.dumps(info), flush=True)
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            break
-        t0 = time.perf_counter()
-        step(int(line))
-        print(json.dumps(dict(s=time.perf_counter() - t0)), flush=True)
+    serve(step, info)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ potential (eqsnn within the step) and uses its own surrogate, so spikes differ s
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 
+from _protocol import serve  # benchmarks/peers/_protocol.py, beside this script
 import numpy as np
 import torch
 from torch import nn
@@ -102,7 +102,6 @@ def main() -> None:
     t0 = time.perf_counter()
     loss = step(0)
     info = dict(
-        ready=True,
         first_call_s=time.perf_counter() - t0,
         loss=loss,
         version=torch.__version__,
@@ -112,14 +111,7 @@ def main() -> None:
         import snntorch
 
         info["snntorch"] = snntorch.__version__
-    print(json.dumps(info), flush=True)
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            break
-        t0 = time.perf_counter()
-        step(int(line))
-        print(json.dumps(dict(s=time.perf_counter() - t0)), flush=True)
+    serve(step, info)
 
 
 if __name__ == "__main__":
